@@ -1,0 +1,52 @@
+# gridgate: `make demo` and `make test` set up everything they need on a fresh Debian 12.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FACE_RECOGNITION := face-recognition==1.3.0
+# System packages: mosquitto (broker for tests and demo), libzbar0 (pyzbar decoder),
+# chromium (panel browser tests), python3-venv (the venv itself), fonts for CJK text on cards.
+APT_PACKAGES := mosquitto libzbar0 chromium python3-venv fonts-noto-cjk shellcheck
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all setup sysdeps venv test demo lint bench clean
+
+all: test
+
+setup: sysdeps venv
+
+sysdeps:
+	@missing=""; \
+	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	ldconfig -p 2>/dev/null | grep -q libzbar.so.0 || missing="$$missing libzbar0"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	fc-list 2>/dev/null | grep -qi "noto sans cjk" || missing="$$missing fonts-noto-cjk"; \
+	command -v shellcheck >/dev/null 2>&1 || missing="$$missing shellcheck"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24"
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps $(FACE_RECOGNITION)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/gridgate demo
+
+lint: venv
+	$(VENV)/bin/ruff check edge gate vision sync tests
+
+clean:
+	rm -rf $(VENV) var artifacts

@@ -1,0 +1,1 @@
+"""Benchmarks behind `gridgate bench`; each prints its figures as JSON."""

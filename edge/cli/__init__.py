@@ -1,0 +1,1 @@
+"""The `gridgate` command line: a thin layer over library functions."""

@@ -1,0 +1,120 @@
+"""Permit policy as data: the rules per colour, set in the config file or pushed by the platform."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gate.model import Colour
+
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class YellowRules(_Strict):
+    """Yellow: may enter; leaving is limited per household (每户每两天一人外出采购)."""
+
+    exits_per_household: int = Field(
+        1, ge=0, le=100, description="Granted exits allowed per household in one period."
+    )
+    period_days: int = Field(
+        2, ge=1, le=60, description="Length of the quota period in local calendar days."
+    )
+    quota_mode: str = Field(
+        "calendar",
+        pattern="^(calendar|rolling)$",
+        description=(
+            "'calendar': periods are blocks of period_days local days counted from period_anchor "
+            "(residents understand 'today and tomorrow'); 'rolling': the last period_days*24 hours."
+        ),
+    )
+    period_anchor: str = Field(
+        "2020-01-01",
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="Local date on which calendar quota periods start counting (YYYY-MM-DD).",
+    )
+    companion_window_s: int = Field(
+        300,
+        ge=0,
+        le=86400,
+        description=(
+            "A yellow exit within this many seconds after another person's yellow exit at this "
+            "gate is denied as travelling together (禁止结伴出行). 0 disables."
+        ),
+    )
+    exit_window: str | None = Field(
+        None,
+        description="Local time window for yellow exits, 'HH:MM-HH:MM' (e.g. '08:00-18:00'); "
+        "unset means any time.",
+    )
+
+    @field_validator("exit_window")
+    @classmethod
+    def _check_window(cls, value: str | None) -> str | None:
+        if value is not None and not _WINDOW.match(value):
+            raise ValueError("must look like 'HH:MM-HH:MM', e.g. '08:00-18:00'")
+        return value
+
+    def exit_window_times(self) -> tuple[time, time] | None:
+        """The exit window as (start, end) local times, or None when unrestricted."""
+        if self.exit_window is None:
+            return None
+        start, end = self.exit_window.split("-")
+        end_time = time.max if end == "24:00" else time.fromisoformat(end)
+        return time.fromisoformat(start), end_time
+
+
+class AntiPassbackRules(_Strict):
+    """How long a passage in one direction blocks another in the same direction."""
+
+    reset_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 30,
+        description="After this many hours a repeated direction is no longer a passback "
+        "(a missed read must not lock a resident out forever).",
+    )
+
+
+class Policy(_Strict):
+    """All permit rules a gate applies; defaults follow SPEC.md."""
+
+    version: str = Field("builtin-1", description="Version label of this policy document.")
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="IANA time zone for day boundaries, quota periods and time windows.",
+    )
+    yellow: YellowRules = Field(default_factory=YellowRules)
+    anti_passback: AntiPassbackRules = Field(default_factory=AntiPassbackRules)
+    red_entry_alert: bool = Field(
+        True, description="Alert the grid worker when a red-permit holder enters."
+    )
+    face_match_required: frozenset[Colour] = Field(
+        frozenset({Colour.RED, Colour.YELLOW}),
+        description="Colours whose passes must be shown by the holder's own face.",
+    )
+    liveness_required: frozenset[Colour] = Field(
+        frozenset(),
+        description="Colours for which a face must pass the liveness check.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
+                             "'Asia/Shanghai'") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The policy's time zone."""
+        return ZoneInfo(self.timezone)

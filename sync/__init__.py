@@ -1,0 +1,1 @@
+"""The platform link: outbox publisher, inbound documents and commands, MQTT, webhooks."""

@@ -1,0 +1,1 @@
+"""Pixels to facts: camera sources, QR decoding, faces. Knows nothing of permits."""

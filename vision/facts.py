@@ -1,0 +1,35 @@
+"""Facts the vision layer reports about a frame; the only vision types the gate imports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One camera image (BGR, uint8, HxWx3) with when it arrived."""
+
+    image: np.ndarray = field(repr=False)
+    seq: int
+    arrived: float  # monotonic seconds when the frame reached us
+
+
+@dataclass(frozen=True)
+class QrSeen:
+    """A QR code decoded from a frame: its text and corner points in pixel coordinates."""
+
+    text: str
+    corners: tuple[tuple[int, int], ...] = ()
+    frame_seq: int = 0
+
+
+@dataclass(frozen=True)
+class FaceSeen:
+    """A face found in a frame: box (top, right, bottom, left) and, once encoded, its encoding."""
+
+    box: tuple[int, int, int, int]
+    track_id: int = 0
+    encoding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    frame_seq: int = 0
