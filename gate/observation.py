@@ -17,6 +17,7 @@ class Observation:
     method: Method
     seen_at: datetime
     pass_check: PassCheck | None = None
+    face_checked: bool = False  # the reader ran face identification for this observation
     face_person_id: str | None = None  # who the face was identified as; None = no face or unknown
     face_distance: float | None = None
     faces_in_view: int = 0  # how many faces the reader saw at once (companions, tailgating)
