@@ -1,0 +1,1 @@
+"""The simulated gate: a scenario video of residents showing pass cards, and the demo run."""

@@ -1,0 +1,187 @@
+"""The checkpoint: verify what a reader saw, look up who it is, decide, then act and record.
+
+Everything with side effects sits here, around the pure `decide`: the door is commanded
+first (a resident should not wait on the disk), then the passage is journaled. A journal
+write that fails is kept and retried, so a full disk delays records but never loses them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from gate.clock import Clock
+from gate.decide import decide
+from gate.door import Door
+from gate.errors import JournalError
+from gate.events import JournalEvent
+from gate.journal import Journal
+from gate.model import AlertSpec, Decision, Method, Permit, Person, Reader, Severity
+from gate.observation import Observation
+from gate.passes import Revocations, TrustList, verify_pass
+from gate.passes.claims import PassCheck, PassClaims, PassReason
+from gate.policy import Policy
+from gate.registry import Registry
+
+log = logging.getLogger(__name__)
+
+# Reasons that are decided only after the signature was verified: the claims are authentic,
+# so the passage can be attributed to the person even though it is denied.
+_AUTHENTIC = {PassReason.OK, PassReason.EXPIRED, PassReason.NOT_YET_VALID, PassReason.REVOKED,
+              PassReason.OTHER_COMPOUND}
+_PENDING_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened for one observation."""
+
+    observation: Observation
+    decision: Decision
+    person: Person | None
+    released: bool
+    acted_at: float  # monotonic time the door was commanded (or the denial decided)
+    events: list[JournalEvent] = field(default_factory=list)
+
+
+OutcomeListener = Callable[[Outcome], None]
+
+
+def person_from_claims(claims: PassClaims) -> Person:
+    """A person as the pass describes them, for holders the registry does not know yet."""
+    return Person(person_id=claims.person_id, household_id=claims.household_id,
+                  grid_id=claims.grid_id, kind=claims.kind,
+                  host_household_id=claims.host_household_id)
+
+
+def permit_from_claims(claims: PassClaims) -> Permit:
+    """The permit a pass carries; the registry's permit, when present, takes precedence."""
+    return Permit(person_id=claims.person_id, colour=claims.colour, valid_from=claims.not_before,
+                  valid_until=claims.expires_at, source="pass")
+
+
+class Checkpoint:
+    """One gate's decision point shared by all its readers."""
+
+    def __init__(
+        self,
+        *,
+        compound_id: str,
+        trust: TrustList,
+        revocations: Revocations,
+        registry: Registry,
+        journal: Journal,
+        doors: dict[str, Door],
+        policy: Callable[[], Policy],
+        clock: Clock,
+    ) -> None:
+        self.compound_id = compound_id
+        self.trust = trust
+        self.revocations = revocations
+        self.registry = registry
+        self.journal = journal
+        self.doors = doors
+        self.policy = policy
+        self.clock = clock
+        self._listeners: list[OutcomeListener] = []
+        self._pending: deque[tuple[Observation, Decision, Person | None, str | None]] = deque()
+        self._lock = threading.Lock()
+
+    def add_listener(self, listener: OutcomeListener) -> None:
+        """Hear every outcome (demo output, benchmarks)."""
+        self._listeners.append(listener)
+
+    def check_pass(self, text: str, now: datetime) -> PassCheck:
+        """Verify a pass text offline against the trust list and both revocation sources."""
+        check = verify_pass(text, self.trust, self.revocations, self.compound_id, now)
+        if check.valid and check.claims and self.registry.is_revoked(check.claims.pass_id):
+            return PassCheck(False, PassReason.REVOKED, "revoked by the platform",
+                             check.claims, check.key_id)
+        return check
+
+    def resolve(self, observation: Observation) -> tuple[Person | None, Permit | None]:
+        """Who the observation is about and the permit that applies to them."""
+        check = observation.pass_check
+        if check is not None:
+            if check.claims is None or check.reason not in _AUTHENTIC:
+                return None, None
+            claims = check.claims
+            person = self.registry.person(claims.person_id) or person_from_claims(claims)
+            permit = self.registry.permit(claims.person_id) or permit_from_claims(claims)
+            return person, permit
+        if observation.face_person_id is not None:
+            return (self.registry.person(observation.face_person_id),
+                    self.registry.permit(observation.face_person_id))
+        return None, None
+
+    def handle(self, observation: Observation) -> Outcome:
+        """Decide on one observation, command the door, record the passage."""
+        person, permit = self.resolve(observation)
+        policy = self.policy()
+        now = observation.seen_at
+        history = self.journal.history(
+            person_id=person.person_id if person else None,
+            household_id=person.household_id if person else None,
+            gate_id=observation.reader.gate_id, policy=policy, now=now,
+        )
+        decision = decide(observation, person, permit, history, policy, now)
+        released = False
+        if decision.granted:
+            door = self.doors.get(observation.reader.reader_id)
+            released = door.release(reason=decision.rule) if door else False
+        acted_at = self.clock.monotonic()
+        events = self._record(observation, decision, person, None)
+        outcome = Outcome(observation, decision, person, released, acted_at, events)
+        for listener in self._listeners:
+            try:
+                listener(outcome)
+            except Exception:
+                log.exception("outcome listener failed")
+        return outcome
+
+    def _record(self, observation: Observation, decision: Decision, person: Person | None,
+                actor: str | None) -> list[JournalEvent]:
+        with self._lock:
+            self._pending.append((observation, decision, person, actor))
+            events: list[JournalEvent] = []
+            while self._pending:
+                item = self._pending[0]
+                try:
+                    events += self.journal.record_passage(item[0], item[1], item[2], actor=item[3])
+                except JournalError as exc:
+                    log.error("passage kept in memory until the journal can be written "
+                              "(%d waiting): %s", len(self._pending), exc)
+                    while len(self._pending) > _PENDING_LIMIT:
+                        dropped = self._pending.popleft()
+                        log.critical("journal unwritable too long; dropped passage of %s",
+                                     dropped[1].person_id)
+                    break
+                self._pending.popleft()
+            return events
+
+    @property
+    def pending_records(self) -> int:
+        """Passages decided but not yet written (the journal could not be written)."""
+        return len(self._pending)
+
+    def override(self, reader: Reader, *, actor: str, reason: str,
+                 snapshot: str | None = None) -> Outcome:
+        """A guard (or a signed platform command) opens the door once; recorded as a passage."""
+        now = self.clock.now()
+        observation = Observation(reader=reader, method=Method.OVERRIDE, seen_at=now,
+                                  snapshot=snapshot)
+        decision = Decision(
+            granted=True, rule="override.open_once",
+            reason_zh=f"人工放行（{actor}）：{reason}", reason_en=f"opened by {actor}: {reason}",
+            alerts=(AlertSpec("override", Severity.INFO, f"{actor} 人工放行：{reason}",
+                              f"{actor} opened the door once: {reason}"),),
+        )
+        door = self.doors.get(reader.reader_id)
+        released = door.release(reason="override", actor=actor) if door else False
+        acted_at = self.clock.monotonic()
+        events = self._record(observation, decision, None, actor)
+        return Outcome(observation, decision, None, released, acted_at, events)

@@ -1,0 +1,196 @@
+"""Writing the journal: one transaction per record, with in-transaction hooks for the outbox."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from gate.clock import Clock
+from gate.errors import JournalError
+from gate.events import ALERT, DOOR, PASSAGE, JournalEvent
+from gate.journal import schema
+from gate.journal.queries import JournalQueries, utc_text
+from gate.model import AlertSpec, Decision, Person
+from gate.observation import Observation
+
+log = logging.getLogger(__name__)
+
+TransactionHook = Callable[[Database, JournalEvent], None]
+Listener = Callable[[JournalEvent], None]
+
+
+def new_event_id() -> str:
+    """A globally unique event id; consumers drop duplicates by it."""
+    return uuid.uuid4().hex
+
+
+class Journal(JournalQueries):
+    """The gate's record of passages, alerts and door events.
+
+    Transaction hooks run inside the same SQLite transaction as the row they describe, so an
+    outbox row exists exactly when its journal row does. Listeners run after commit.
+    """
+
+    def __init__(self, db: Database, *, gate_id: str, clock: Clock) -> None:
+        super().__init__(db)
+        self.gate_id = gate_id
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._hooks: list[TransactionHook] = []
+        self._listeners: list[Listener] = []
+        try:
+            schema.migrate(db)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot prepare the journal tables: {exc}") from exc
+
+    def add_transaction_hook(self, hook: TransactionHook) -> None:
+        """Run `hook(db, event)` inside the transaction of every record (e.g. the outbox)."""
+        self._hooks.append(hook)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(event)` after every committed record (e.g. the panel's live feed)."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[list[JournalEvent]]:
+        events: list[JournalEvent] = []
+        with self._lock:
+            try:
+                with self.db.atomic():
+                    yield events
+                    for event in events:
+                        for hook in self._hooks:
+                            hook(self.db, event)
+            except sqlite3.Error as exc:
+                # A full disk or a read-only file must surface as one clear error the caller
+                # can act on (retry later), never as a half-written passage.
+                raise JournalError(f"cannot write the journal: {exc}") from exc
+        for event in events:
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except Exception:  # a broken listener must not break recording
+                    log.exception("journal listener failed for event %s", event.event_id)
+
+    def record_passage(
+        self,
+        observation: Observation,
+        decision: Decision,
+        person: Person | None = None,
+        *,
+        actor: str | None = None,
+    ) -> list[JournalEvent]:
+        """Record one decision as a passage, with its alerts, in one transaction."""
+        claims = observation.pass_check.claims if observation.pass_check else None
+        row: dict[str, Any] = {
+            "event_id": new_event_id(),
+            "at": utc_text(observation.seen_at),
+            "gate_id": self.gate_id,
+            "reader_id": observation.reader.reader_id,
+            "direction": observation.reader.direction.value,
+            "person_id": decision.person_id or (person.person_id if person else None),
+            "household_id": person.household_id if person else (
+                claims.household_id if claims else None),
+            "grid_id": person.grid_id if person else (claims.grid_id if claims else None),
+            "pass_id": claims.pass_id if claims else None,
+            "method": observation.method.value,
+            "colour": decision.colour.value if decision.colour else None,
+            "granted": int(decision.granted),
+            "rule": decision.rule,
+            "reason_zh": decision.reason_zh,
+            "reason_en": decision.reason_en,
+            "face_distance": observation.face_distance,
+            "faces_in_view": observation.faces_in_view,
+            "snapshot": observation.snapshot,
+            "actor": actor,
+        }
+        with self._transaction() as events:
+            passage_id = self.db["passages"].insert(row).last_pk
+            row = {"id": passage_id, **row, "granted": bool(row["granted"])}
+            events.append(JournalEvent(row["event_id"], PASSAGE, row, row["grid_id"]))
+            for spec in decision.alerts:
+                events.append(self._insert_alert(
+                    spec,
+                    reader_id=row["reader_id"],
+                    person_id=row["person_id"],
+                    household_id=row["household_id"],
+                    grid_id=row["grid_id"],
+                    passage_id=passage_id,
+                    at=observation.seen_at,
+                ))
+        return events
+
+    def record_alert(
+        self,
+        spec: AlertSpec,
+        *,
+        reader_id: str | None = None,
+        person_id: str | None = None,
+        household_id: str | None = None,
+        grid_id: str | None = None,
+    ) -> JournalEvent:
+        """Record an alert not tied to a passage (door forced, gate offline, bad document)."""
+        with self._transaction() as events:
+            events.append(self._insert_alert(
+                spec, reader_id=reader_id, person_id=person_id, household_id=household_id,
+                grid_id=grid_id, passage_id=None, at=self.clock.now(),
+            ))
+        return events[0]
+
+    def _insert_alert(self, spec: AlertSpec, *, passage_id: int | None, at: datetime,
+                      **who: str | None) -> JournalEvent:
+        row: dict[str, Any] = {
+            "event_id": new_event_id(),
+            "at": utc_text(at),
+            "gate_id": self.gate_id,
+            "reader_id": who.get("reader_id"),
+            "kind": spec.kind,
+            "severity": spec.severity.value,
+            "person_id": who.get("person_id"),
+            "household_id": who.get("household_id"),
+            "grid_id": who.get("grid_id"),
+            "passage_id": passage_id,
+            "message_zh": spec.message_zh,
+            "message_en": spec.message_en,
+        }
+        row = {"id": self.db["alerts"].insert(row).last_pk, **row}
+        return JournalEvent(row["event_id"], ALERT, row, row["grid_id"])
+
+    def record_door_event(self, door: str, kind: str, detail: str = "",
+                          actor: str | None = None) -> JournalEvent:
+        """Record what a door did or had done to it."""
+        row: dict[str, Any] = {
+            "event_id": new_event_id(),
+            "at": utc_text(self.clock.now()),
+            "gate_id": self.gate_id,
+            "door": door,
+            "kind": kind,
+            "detail": detail,
+            "actor": actor,
+        }
+        with self._transaction() as events:
+            row = {"id": self.db["door_events"].insert(row).last_pk, **row}
+            events.append(JournalEvent(row["event_id"], DOOR, row))
+        return events[0]
+
+    def acknowledge_alert(self, alert_id: int, by: str, comment: str = "") -> bool:
+        """Mark an alert acknowledged; False when it does not exist or was already acknowledged."""
+        with self._lock:
+            try:
+                with self.db.atomic():
+                    cursor = self.db.execute(
+                        "UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?, ack_comment = ?"
+                        " WHERE id = ? AND acknowledged_at IS NULL",
+                        [utc_text(self.clock.now()), by, comment, alert_id],
+                    )
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot write the journal: {exc}") from exc
+        return cursor.rowcount == 1

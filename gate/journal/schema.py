@@ -1,0 +1,83 @@
+"""Journal tables as small named migrations (sqlite-utils Migrations), applied at start."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("gridgate.journal")
+
+
+@migrations(name="0001_passages_alerts_door_events")
+def _create_tables(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE passages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- order of recording; wall clocks may step back
+            event_id TEXT NOT NULL UNIQUE,
+            at TEXT NOT NULL,                      -- UTC, ISO 8601 with microseconds
+            gate_id TEXT NOT NULL,
+            reader_id TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            person_id TEXT,
+            household_id TEXT,
+            grid_id TEXT,
+            pass_id TEXT,
+            method TEXT NOT NULL,
+            colour TEXT,
+            granted INTEGER NOT NULL,
+            rule TEXT NOT NULL,
+            reason_zh TEXT NOT NULL,
+            reason_en TEXT NOT NULL,
+            face_distance REAL,
+            faces_in_view INTEGER NOT NULL DEFAULT 0,
+            snapshot TEXT,
+            actor TEXT                             -- the guard, for overrides
+        )
+        """
+    )
+    db.execute("CREATE INDEX passages_person ON passages (person_id, id)")
+    db.execute("CREATE INDEX passages_household ON passages (household_id, granted, direction, at)")
+    db.execute("CREATE INDEX passages_exits ON passages (gate_id, granted, direction, at)")
+    db.execute(
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            at TEXT NOT NULL,
+            gate_id TEXT NOT NULL,
+            reader_id TEXT,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            person_id TEXT,
+            household_id TEXT,
+            grid_id TEXT,
+            passage_id INTEGER REFERENCES passages (id),
+            message_zh TEXT NOT NULL,
+            message_en TEXT NOT NULL,
+            acknowledged_at TEXT,
+            acknowledged_by TEXT,
+            ack_comment TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX alerts_open ON alerts (acknowledged_at, id)")
+    db.execute(
+        """
+        CREATE TABLE door_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            at TEXT NOT NULL,
+            gate_id TEXT NOT NULL,
+            door TEXT NOT NULL,                    -- e.g. 'relay17'
+            kind TEXT NOT NULL,                    -- released, locked, opened, closed, forced, held_open, mode
+            detail TEXT NOT NULL DEFAULT '',
+            actor TEXT
+        )
+        """
+    )
+
+
+def migrate(db: Database) -> None:
+    """Bring the journal tables up to date."""
+    migrations.apply(db)

@@ -1,0 +1,37 @@
+"""Opening the gate's SQLite database with the durability settings every component relies on."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from gate.errors import JournalError
+
+DATABASE_NAME = "gridgate.db"
+
+
+def open_database(path: Path | str) -> Database:
+    """Open (creating if needed) the database file: WAL, synchronous=FULL, foreign keys on.
+
+    Every thread that writes should open its own connection; WAL lets readers and one writer
+    work at once, and busy_timeout makes writers queue instead of failing.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a passage acknowledged to the door survives power loss, which a Pi at a gate sees.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+    except (sqlite3.Error, OSError) as exc:
+        raise JournalError(f"cannot open the database {path}: {exc}") from exc
+    return Database(conn)
+
+
+def database_path(state_dir: Path | str) -> Path:
+    """Where the database lives inside the state directory."""
+    return Path(state_dir) / DATABASE_NAME
