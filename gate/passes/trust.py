@@ -1,0 +1,153 @@
+"""Which keys the gate trusts (a trust list with rotation and scopes) and which passes are revoked.
+
+Trust list JSON:
+
+    {"version": 1,
+     "keys": [{"kid": "3f2a...16 hex", "public_key": "<base64 of the 32 raw bytes>",
+               "scope": "all" | "visitor", "not_after": "2027-01-01T00:00:00+00:00" | null}]}
+
+"visitor" keys (e.g. the panel's local key) may sign visitor passes only. A single PEM public
+key file (`signing.pub`) is also accepted as a trust list of one key with scope "all".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gate.errors import KeyFileError
+from gate.passes.keys import key_id_of, public_key_from_pem, raw_public
+
+SCOPES = ("all", "visitor")
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A public key the gate accepts signatures from."""
+
+    key_id: str
+    public_key: Ed25519PublicKey
+    scope: str = "all"
+    not_after: datetime | None = None
+
+
+class TrustList:
+    """Key id -> trusted key; several keys at once so the platform can rotate."""
+
+    def __init__(self, keys: Iterable[TrustedKey] = ()) -> None:
+        self._keys: dict[str, TrustedKey] = {}
+        for key in keys:
+            self._keys[key.key_id] = key
+
+    def add(self, key_id: str | None, public_key: Ed25519PublicKey, scope: str = "all",
+            not_after: datetime | None = None) -> TrustedKey:
+        """Trust a public key (its id is computed when not given)."""
+        if scope not in SCOPES:
+            raise KeyFileError(f"scope must be one of {SCOPES}, not {scope!r}")
+        key = TrustedKey(key_id or key_id_of(public_key), public_key, scope, not_after)
+        self._keys[key.key_id] = key
+        return key
+
+    def get(self, key_id: str) -> TrustedKey | None:
+        return self._keys.get(key_id)
+
+    def __iter__(self) -> Iterator[TrustedKey]:
+        return iter(self._keys.values())
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def merge(self, other: TrustList) -> TrustList:
+        """A new trust list with the keys of both; `other` wins on equal ids."""
+        return TrustList([*self, *other])
+
+    def to_json(self) -> dict[str, object]:
+        return {"version": 1, "keys": [
+            {"kid": k.key_id, "public_key": base64.b64encode(raw_public(k.public_key)).decode(),
+             "scope": k.scope, "not_after": k.not_after.isoformat() if k.not_after else None}
+            for k in self]}
+
+    def save(self, path: Path | str) -> None:
+        """Write atomically: a reader never sees half a trust list."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.to_json(), handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path | str) -> TrustList:
+        """Read a JSON trust list or a single PEM public key."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise KeyFileError(f"cannot read trust list {path}: {exc.strerror or exc}; "
+                               "set passes.trust_list to the platform's trust list") from None
+        if data.lstrip().startswith(b"-----BEGIN"):
+            trust = cls()
+            trust.add(None, public_key_from_pem(data, str(path)))
+            return trust
+        return cls.from_json(data, str(path))
+
+    @classmethod
+    def from_json(cls, data: bytes | str, source: str = "<trust list>") -> TrustList:
+        """Parse the JSON form; every problem names the entry."""
+        try:
+            document = json.loads(data)
+            entries = document["keys"]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise KeyFileError(f"{source} is not a trust list (JSON with 'keys'): {exc}") from None
+        if not isinstance(entries, list):
+            raise KeyFileError(f"{source}: 'keys' must be a list")
+        trust = cls()
+        for index, entry in enumerate(entries):
+            try:
+                raw = base64.b64decode(entry["public_key"], validate=True)
+                public = Ed25519PublicKey.from_public_bytes(raw)
+                not_after = entry.get("not_after")
+                key = trust.add(entry.get("kid"), public, entry.get("scope", "all"),
+                                datetime.fromisoformat(not_after) if not_after else None)
+            except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+                raise KeyFileError(f"{source}: keys[{index}] is invalid: {exc}") from None
+            if key.key_id != key_id_of(public):
+                raise KeyFileError(f"{source}: keys[{index}] kid {key.key_id} does not match "
+                                   f"its public key ({key_id_of(public)})")
+        return trust
+
+
+class Revocations:
+    """Revoked pass ids."""
+
+    def __init__(self, pass_ids: Iterable[str] = ()) -> None:
+        self._ids = set(pass_ids)
+
+    def is_revoked(self, pass_id: str) -> bool:
+        return pass_id in self._ids
+
+    def add(self, pass_id: str) -> None:
+        self._ids.add(pass_id)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @classmethod
+    def load(cls, path: Path | str) -> Revocations:
+        """One pass id per line; blank lines and '#' comments ignored."""
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyFileError(f"cannot read revocation list {path}: {exc}") from None
+        return cls(s for line in lines if (s := line.split("#", 1)[0].strip()))
