@@ -1,0 +1,163 @@
+"""The decision: a pure function of (observation, person, permit, history, policy, clock).
+
+Checks run in order and the first that denies decides: the pass itself, who it is, the
+permit's validity, the face, the colour rules, then anti-passback. Alerts accumulate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from gate.model import (
+    AlertSpec,
+    AntiPassback,
+    Colour,
+    Decision,
+    Direction,
+    History,
+    Method,
+    Permit,
+    Person,
+    PersonKind,
+)
+from gate.observation import Observation
+from gate.passes.claims import PassReason
+from gate.policy import Policy
+from gate.quota import exits_in_period, in_window, next_exit_allowed
+from gate.reasons import OBSERVATION_OVER, alert, reason
+
+_FORGED = {PassReason.BAD_SIGNATURE, PassReason.UNKNOWN_KEY, PassReason.KEY_NOT_ALLOWED}
+
+
+class _Verdict:
+    """Accumulates alerts while the checks run; `grant`/`deny` make the Decision."""
+
+    def __init__(self, person: Person | None, permit: Permit | None) -> None:
+        self.person_id = person.person_id if person else (permit.person_id if permit else None)
+        self.colour = permit.colour if permit else None
+        self.alerts: list[AlertSpec] = []
+
+    def alert(self, kind: str) -> None:
+        self.alerts.append(alert(kind, self.person_id))
+
+    def make(self, granted: bool, rule: str, extra: tuple[str, str] | None = None) -> Decision:
+        zh, en = reason(rule, extra)
+        return Decision(granted, rule, zh, en, tuple(self.alerts), self.person_id, self.colour)
+
+
+def decide(observation: Observation, person: Person | None, permit: Permit | None,
+           history: History, policy: Policy, now: datetime) -> Decision:
+    """Granted or denied, the rule that decided, and why in Chinese and English."""
+    v = _Verdict(person, permit)
+    check = observation.pass_check
+    if check is not None and not check.valid:
+        if check.reason in _FORGED:
+            v.alert("forged_pass")
+        elif check.reason is PassReason.REVOKED:
+            v.alert("revoked_pass")
+        return v.make(False, f"pass.{check.reason.value}")
+    if person is None:
+        return v.make(False, "face.unknown" if observation.method is Method.FACE
+                      else "person.unknown")
+    if permit is None:
+        return v.make(False, "permit.missing")
+    if permit.valid_from is not None and now < permit.valid_from:
+        return v.make(False, "permit.not_yet_valid")
+    if permit.valid_until is not None and now > permit.valid_until:
+        return v.make(False, "permit.expired")
+    denial = _face(observation, person, permit, policy, v)
+    if denial is not None:
+        return denial
+    if person.kind is PersonKind.VISITOR and not person.host_household_id:
+        return v.make(False, "visitor.no_host")
+    granted, rule, extra = _colour(observation, person, permit, history, policy, now, v)
+    if not granted:
+        return v.make(False, rule, extra)
+    if _passback(observation, history, policy, now, v):
+        return v.make(False, "anti_passback")
+    if observation.faces_in_view > 1:
+        v.alert("tailgating")
+    return v.make(True, rule, extra)
+
+
+def _face(observation: Observation, person: Person, permit: Permit, policy: Policy,
+          v: _Verdict) -> Decision | None:
+    if not observation.face_checked:
+        return None  # this reader has no face recognition; face rules cannot apply
+    if observation.pass_check is not None and permit.colour in policy.face_match_required:
+        if observation.face_person_id is None:
+            return v.make(False, "face.missing")
+        if observation.face_person_id != person.person_id:
+            v.alert("pass_shared")
+            return v.make(False, "face.mismatch")
+    if permit.colour in policy.liveness_required and observation.live is not True:
+        return v.make(False, "face.not_live")
+    return None
+
+
+_Outcome = tuple[bool, str, tuple[str, str] | None]  # granted, rule, extra reason clause
+
+
+def _colour(observation: Observation, person: Person, permit: Permit, history: History,
+            policy: Policy, now: datetime, v: _Verdict) -> _Outcome:
+    entering = observation.reader.direction is Direction.IN
+    colour = permit.colour
+    if colour is Colour.GREEN:
+        return True, "green.in" if entering else "green.out", None
+    if colour is Colour.WHITE:
+        return False, "white.unverified", None
+    if colour is Colour.RED:
+        # The gate never upgrades a colour: it only says the observation period is over.
+        over = (OBSERVATION_OVER if permit.observation_until is not None
+                and now >= permit.observation_until else None)
+        if entering:
+            if policy.red_entry_alert:
+                v.alert("red_entry")
+            return True, "red.in", over
+        v.alert("red_exit_attempt")
+        return False, "red.exit_denied", over
+    if entering:
+        return True, "yellow.in", None
+    return _yellow_exit(observation, person, history, policy, now)
+
+
+def _yellow_exit(observation: Observation, person: Person, history: History, policy: Policy,
+                 now: datetime) -> _Outcome:
+    rules, zone = policy.yellow, policy.zone
+    window = rules.exit_window_times()
+    if window is not None and not in_window(now, window, zone):
+        hours = rules.exit_window or ""
+        return False, "yellow.exit_window", (f"允许时段 {hours}", f"exit hours {hours}")
+    household = [p.at for p in history.household_exits
+                 if p.household_id == person.household_id and p.direction is Direction.OUT]
+    if len(exits_in_period(household, rules, now, zone)) >= rules.exits_per_household:
+        when = _local_text(next_exit_allowed(household, rules, now, zone), zone)
+        return False, "yellow.household_quota", (f"下次可外出：{when}", f"next exit from {when}")
+    window_start = now - timedelta(seconds=rules.companion_window_s)
+    companions = [p for p in history.recent_exits
+                  if p.person_id != person.person_id and p.colour is Colour.YELLOW
+                  and p.direction is Direction.OUT and window_start <= p.at <= now]
+    if observation.faces_in_view > 1 or (rules.companion_window_s and companions):
+        return False, "yellow.companions", None
+    return True, "yellow.exit", None
+
+
+def _passback(observation: Observation, history: History, policy: Policy, now: datetime,
+              v: _Verdict) -> bool:
+    """True when a hard anti-passback reader must deny; a soft one only alerts."""
+    mode = observation.reader.anti_passback
+    last = history.last_passage
+    if mode is AntiPassback.OFF or last is None:
+        return False
+    recent = now - last.at < timedelta(hours=policy.anti_passback.reset_hours)
+    if last.direction is not observation.reader.direction or not recent:
+        return False
+    if mode is AntiPassback.HARD:
+        return True
+    v.alert("passback")
+    return False
+
+
+def _local_text(when: datetime, zone: ZoneInfo) -> str:
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M")
