@@ -1,0 +1,126 @@
+"""The checkpoint: real passes, real SQLite, gpiozero mock relay; registry permits win over passes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from gate.checkpoint import Checkpoint
+from gate.clock import ManualClock
+from gate.door import Door
+from gate.journal import Journal
+from gate.model import Colour, Direction, Method, Permit, Reader
+from gate.observation import Observation
+from gate.passes import Revocations, encode_pass, generate_signing_key
+from gate.policy import Policy
+from gate.registry import Registry
+from gate.store import open_database
+from tests.gate.passes_support import COMPOUND, NOW, PLATFORM, claims, trusting
+
+OUT = Reader("out-cam", "gate-east", Direction.OUT)
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path, factory: MockFactory) -> Iterator[Checkpoint]:
+    clock = ManualClock(NOW)
+    db = open_database(tmp_path / "gridgate.db")
+    door = Door(18, open_seconds=5, pin_factory=factory, clock=clock)
+    cp = Checkpoint(compound_id=COMPOUND, trust=trusting(PLATFORM),
+                    revocations=Revocations(["pass-bad"]), registry=Registry(db),
+                    journal=Journal(db, gate_id="gate-east", clock=clock),
+                    doors={"out-cam": door}, policy=Policy, clock=clock)
+    yield cp
+    door.close()
+
+
+def show(cp: Checkpoint, text: str) -> Observation:
+    return Observation(reader=OUT, method=Method.PASS, seen_at=NOW,
+                       pass_check=cp.check_pass(text, NOW))
+
+
+def test_valid_green_pass_releases_the_relay_and_is_journaled(checkpoint: Checkpoint,
+                                                             factory: MockFactory) -> None:
+    outcome = checkpoint.handle(show(checkpoint, encode_pass(claims(), PLATFORM)))
+    assert outcome.decision.rule == "green.out" and outcome.released
+    assert factory.pin(18).state is True
+    [row] = checkpoint.journal.trajectory("p-101")
+    assert row["pass_id"] == "pass-001" and row["household_id"] == "h-1" and row["granted"]
+
+
+def test_registry_permit_overrides_the_colour_printed_on_the_pass(checkpoint: Checkpoint,
+                                                                  factory: MockFactory) -> None:
+    checkpoint.registry.put_permits([Permit("p-101", Colour.RED)])
+    outcome = checkpoint.handle(show(checkpoint, encode_pass(claims(), PLATFORM)))
+    assert outcome.decision.rule == "red.exit_denied" and not outcome.released
+    assert factory.pin(18).state is False
+    assert checkpoint.journal.alerts()[0]["kind"] == "red_exit_attempt"
+
+
+def test_revocation_from_file_and_from_the_platform(checkpoint: Checkpoint) -> None:
+    text = encode_pass(claims(pass_id="pass-bad"), PLATFORM)
+    assert checkpoint.handle(show(checkpoint, text)).decision.rule == "pass.revoked"
+    checkpoint.registry.revoke(["pass-002"], NOW)
+    text = encode_pass(claims(pass_id="pass-002"), PLATFORM)
+    outcome = checkpoint.handle(show(checkpoint, text))
+    assert outcome.decision.rule == "pass.revoked"
+    assert outcome.decision.person_id == "p-101"  # authentic claims: attributed
+
+
+def test_forged_pass_is_not_attributed_to_the_copied_person(checkpoint: Checkpoint) -> None:
+    text = encode_pass(claims(), generate_signing_key())
+    outcome = checkpoint.handle(show(checkpoint, text))
+    assert outcome.decision.rule == "pass.unknown_key" and outcome.decision.person_id is None
+    assert checkpoint.journal.trajectory("p-101") == []
+    assert checkpoint.journal.alerts()[0]["kind"] == "forged_pass"
+
+
+def test_yellow_household_quota_uses_the_journal(checkpoint: Checkpoint) -> None:
+    first = encode_pass(claims(colour=Colour.YELLOW), PLATFORM)
+    second = encode_pass(claims(colour=Colour.YELLOW, person_id="p-102", pass_id="pass-9"),
+                         PLATFORM)
+    assert checkpoint.handle(show(checkpoint, first)).decision.rule == "yellow.exit"
+    assert checkpoint.handle(show(checkpoint, second)).decision.rule == "yellow.household_quota"
+
+
+def test_a_journal_that_cannot_be_written_keeps_passages_until_it_can(
+        checkpoint: Checkpoint) -> None:
+    db = checkpoint.journal.db
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    texts = [encode_pass(claims(pass_id=f"p{i}", person_id=f"person-{i}" + "x" * 50), PLATFORM)
+             for i in range(40)]
+    outcomes = [checkpoint.handle(show(checkpoint, t)) for t in texts]
+    assert all(o.decision.granted for o in outcomes)  # the door did not wait for the disk
+    assert checkpoint.pending_records > 0
+    db.execute("PRAGMA max_page_count = 1073741823")
+    checkpoint.handle(show(checkpoint, encode_pass(claims(pass_id="last"), PLATFORM)))
+    assert checkpoint.pending_records == 0
+    assert len(checkpoint.journal.recent_passages(100)) == 41
+
+
+def test_override_is_recorded_with_the_guard(checkpoint: Checkpoint,
+                                             factory: MockFactory) -> None:
+    outcome = checkpoint.override(OUT, actor="guard-li", reason="ambulance")
+    assert outcome.released and factory.pin(18).state is True
+    row = checkpoint.journal.recent_passages(1)[0]
+    assert row["method"] == "override" and row["actor"] == "guard-li"
+    assert "ambulance" in row["reason_en"]
+    assert checkpoint.journal.alerts()[0]["kind"] == "override"
+
+
+def test_the_clock_decides_expiry(checkpoint: Checkpoint) -> None:
+    text = encode_pass(claims(expires_at=NOW + timedelta(minutes=1)), PLATFORM)
+    later = NOW + timedelta(hours=1)
+    check = checkpoint.check_pass(text, later)
+    assert check.reason.value == "expired"
