@@ -42,11 +42,13 @@ def test_every_card_gets_exactly_its_expected_decision(scenario: Scenario) -> No
                     for v in verdicts if not v.ok]
         assert failures == []
         assert extra_outcomes(scenario.appearances, outcomes) == 0
-        # Granted decisions released the right relay on gpiozero's mock pins.
-        out_pin = [s.state for s in factory.pin(18).states]
-        in_pin = [s.state for s in factory.pin(17).states]
-        assert out_pin.count(True) >= 2  # green and yellow residents left
-        assert in_pin.count(True) >= 3  # green, red and visitor came home
+        # Granted decisions released the right relay on gpiozero's mock pins (played faster
+        # than real time, so a release may extend the previous one: count release events too).
+        assert True in [s.state for s in factory.pin(18).states]
+        assert True in [s.state for s in factory.pin(17).states]
+        released = [e["door"] for e in app.journal.door_events(100) if e["kind"] == "released"]
+        assert released.count("relay18") == 2  # green and yellow residents left
+        assert released.count("relay17") == 3  # green, red and visitor came home
         # Every decision is in the journal, and the red exit attempt raised an urgent alert.
         assert len(app.journal.recent_passages(100)) == len(scenario.appearances)
         kinds = {a["kind"] for a in app.journal.alerts()}
