@@ -9,7 +9,7 @@ from gate.policy import YellowRules
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    """The instant a local calendar day starts (DST-safe: built from the date, not by adding hours)."""
+    """The instant a local calendar day starts (DST-safe: built from the date, not hours)."""
     return datetime.combine(day, time.min, tzinfo=zone)
 
 

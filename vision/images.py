@@ -9,6 +9,9 @@ import numpy as np
 
 from vision.errors import ImageError
 
+# OpenCV prints its own error for every unreadable file; ours (ImageError) says it better.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_FATAL)
+
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is the most a gate tool needs to read
 MAX_BYTES = 64 * 1024 * 1024
 
@@ -69,7 +72,8 @@ def load_image(source: Path | str | bytes, max_pixels: int = MAX_PIXELS) -> np.n
         raise ImageError(f"{name}: empty file")
     dims = _dimensions(data)
     if dims is not None and dims[0] * dims[1] > max_pixels:
-        raise ImageError(f"{name}: {dims[0]}x{dims[1]} pixels is more than the {max_pixels} allowed")
+        raise ImageError(f"{name}: {dims[0]}x{dims[1]} pixels is more than the "
+                         f"{max_pixels} allowed")
     buffer = np.frombuffer(data, np.uint8)
     image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     if image is None:

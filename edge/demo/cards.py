@@ -67,7 +67,8 @@ def camera_effects(image: np.ndarray, rng: np.random.Generator, *, blur: float,
     """Uneven light, defocus or motion blur, and sensor noise."""
     h, w = image.shape[:2]
     angle = rng.uniform(0, 2 * np.pi)
-    xs = np.linspace(-1, 1, w)[None, :] * np.cos(angle) + np.linspace(-1, 1, h)[:, None] * np.sin(angle)
+    xs = (np.linspace(-1, 1, w)[None, :] * np.cos(angle)
+          + np.linspace(-1, 1, h)[:, None] * np.sin(angle))
     light = 1.0 + light_gradient * xs
     out = image.astype(np.float32) * light[:, :, None]
     if blur > 0:

@@ -176,7 +176,8 @@ def build_scenario(root: Path, *, width: int = 640, height: int = 480, fps: int 
                                    width=(200 + 6 * step) * scale, tilt=rng.uniform(-20, 20),
                                    yaw=rng.uniform(-25, 25), roll=rng.uniform(-12, 12))
                 image = camera_effects(image, rng, blur=3.0 if arriving else rng.uniform(0, 1.2),
-                                       noise=rng.uniform(2, 6), light_gradient=rng.uniform(0.1, 0.35))
+                                       noise=rng.uniform(2, 6),
+                                       light_gradient=rng.uniform(0.1, 0.35))
                 writer.write(image)
                 frame_no += 1
             appearances.append(Appearance(actor, text, start, start + CARD_FRAMES - 1))

@@ -187,7 +187,8 @@ class Journal(JournalQueries):
             try:
                 with self.db.atomic():
                     cursor = self.db.execute(
-                        "UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?, ack_comment = ?"
+                        "UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?,"
+                        " ack_comment = ?"
                         " WHERE id = ? AND acknowledged_at IS NULL",
                         [utc_text(self.clock.now()), by, comment, alert_id],
                     )

@@ -56,7 +56,8 @@ class JournalQueries:
             since = now - timedelta(days=policy.yellow.period_days + 1)
             household = tuple(_ref(r) for r in _rows(
                 self.db,
-                "SELECT * FROM passages WHERE household_id = ? AND granted = 1 AND direction = 'out'"
+                "SELECT * FROM passages WHERE household_id = ? AND granted = 1"
+                " AND direction = 'out'"
                 " AND at >= ? ORDER BY id", [household_id, utc_text(since)]))
         since = now - timedelta(seconds=max(policy.yellow.companion_window_s, 1))
         recent = tuple(_ref(r) for r in _rows(

@@ -70,7 +70,7 @@ def _create_tables(db: Database) -> None:
             at TEXT NOT NULL,
             gate_id TEXT NOT NULL,
             door TEXT NOT NULL,                    -- e.g. 'relay17'
-            kind TEXT NOT NULL,                    -- released, locked, opened, closed, forced, held_open, mode
+            kind TEXT NOT NULL,  -- released, locked, opened, closed, forced, held_open, mode
             detail TEXT NOT NULL DEFAULT '',
             actor TEXT
         )

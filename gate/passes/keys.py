@@ -52,7 +52,7 @@ def generate_signing_key() -> SigningKey:
 
 
 def write_key_pair(directory: Path | str, *, overwrite: bool = False) -> str:
-    """Write `signing.key` (PKCS8 PEM, mode 0600 from creation) and `signing.pub`; return the key id."""
+    """Write `signing.key` (PKCS8 PEM, 0600 from creation) and `signing.pub`; return the kid."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     private_path, public_path = directory / PRIVATE_NAME, directory / PUBLIC_NAME

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from gpiozero.pins.mock import MockFactory
 
@@ -53,7 +51,8 @@ def test_every_card_gets_exactly_its_expected_decision(scenario: Scenario) -> No
         assert len(app.journal.recent_passages(100)) == len(scenario.appearances)
         kinds = {a["kind"] for a in app.journal.alerts()}
         assert {"red_exit_attempt", "forged_pass"} <= kinds
-        # The forged pass carried p-101's id but is not attributed to them: its claims are untrusted.
+        # The forged pass carried p-101's id but is not attributed to them: its claims are
+        # untrusted.
         assert [r["direction"] for r in app.journal.trajectory("p-101")] == ["out"]
         assert {r["person_id"] for r in app.journal.who_is_out()} == {"p-101", "p-201"}
     finally:

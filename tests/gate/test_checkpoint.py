@@ -1,4 +1,4 @@
-"""The checkpoint: real passes, real SQLite, gpiozero mock relay; registry permits win over passes."""
+"""The checkpoint: real passes, SQLite, gpiozero mock relay; registry permits beat passes."""
 
 from __future__ import annotations
 

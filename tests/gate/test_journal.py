@@ -135,7 +135,8 @@ def test_history_collects_what_decide_needs(journal: Journal) -> None:
 
 
 def test_alert_acknowledged_once(journal: Journal) -> None:
-    event = journal.record_alert(AlertSpec("door_forced", Severity.URGENT, "门被强行打开", "forced"))
+    spec = AlertSpec("door_forced", Severity.URGENT, "门被强行打开", "forced")
+    event = journal.record_alert(spec)
     assert journal.acknowledge_alert(event.row["id"], "guard1", "checked, wind") is True
     assert journal.acknowledge_alert(event.row["id"], "guard1") is False
     assert journal.alerts(open_only=True) == []
