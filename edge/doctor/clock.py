@@ -1,0 +1,48 @@
+"""Clock family: the wall clock is plausible and synchronised (passes and certificates need it)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from collections.abc import Iterator
+
+from edge.doctor.context import DoctorContext
+from edge.doctor.findings import Finding, fail, ok, warn
+
+EARLIEST_YEAR = 2025  # a Pi has no battery clock: before NTP it may think it is 1970
+TIME_ERROR = 5  # adjtimex(2): "clock not synchronized"
+NTP_FIX = ("enable time synchronisation: sudo timedatectl set-ntp true; the gate needs "
+           "network access to an NTP server (UDP port 123); see timedatectl timesync-status")
+
+
+def kernel_synchronised() -> bool | None:
+    """Ask the kernel (adjtimex with no changes); None when it cannot be asked."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return None
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    # struct timex is about 208 bytes; its first field `modes` = 0 makes this a pure query.
+    buffer = ctypes.create_string_buffer(512)
+    state = libc.adjtimex(buffer)
+    if state < 0:
+        return None
+    return state != TIME_ERROR
+
+
+def check(context: DoctorContext) -> Iterator[Finding]:
+    """Plausible date, then kernel synchronisation state."""
+    now = context.clock.now()
+    if now.year < EARLIEST_YEAR:
+        yield fail("clock.synchronised", f"the clock says {now:%Y-%m-%d %H:%M} UTC, which "
+                   "cannot be right: every pass would look expired or not yet valid", NTP_FIX)
+        return
+    probe = context.time_synchronised or kernel_synchronised
+    synced = probe()
+    if synced is None:
+        yield warn("clock.synchronised", f"the clock says {now:%Y-%m-%d %H:%M} UTC; whether it "
+                   "is synchronised cannot be told here", NTP_FIX)
+    elif synced:
+        yield ok("clock.synchronised", f"the clock is synchronised ({now:%Y-%m-%d %H:%M} UTC)")
+    else:
+        yield warn("clock.synchronised", f"the clock ({now:%Y-%m-%d %H:%M} UTC) is not "
+                   "synchronised: pass validity and certificate checks depend on it", NTP_FIX)
