@@ -1,0 +1,1 @@
+"""The guards' web panel: FastAPI app factory, routers per resource, templates, static files."""

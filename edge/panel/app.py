@@ -1,0 +1,149 @@
+"""The panel's FastAPI app: services on app.state, one router per resource, security headers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edge.app import GateApp
+from edge.panel.deps import LoginRequired, services
+from edge.panel.routes import (
+    alerts,
+    auth,
+    door,
+    health,
+    live,
+    persons,
+    users,
+    visitors,
+)
+from edge.panel.routes import (
+    settings as settings_routes,
+)
+from edge.panel.services import PanelServices, SyncStatus, build_services
+from edge.panel.views import language_of, render
+from edge.settings.panel import PanelSettings
+from gate.clock import Clock
+from vision.errors import GridgateError
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Everything comes from the gate itself: it may have no internet, and guards' browsers must
+# not be made to load or send anything elsewhere.
+_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'")
+_HEADERS = [
+    (b"content-security-policy", _CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response (pure ASGI: streams pass untouched)."""
+
+    def __init__(self, app: ASGIApp, *, tls: bool) -> None:
+        self.app = app
+        self.headers = list(_HEADERS)
+        if tls:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers += [h for h in self.headers if h[0] not in names]
+                if b"cache-control" not in names and not scope["path"].startswith("/static/"):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, status: int, detail: str) -> Response:
+    if _is_api(request):
+        return JSONResponse({"detail": detail}, status_code=status)
+    svc = services(request)
+    t = svc.i18n.bound(language_of(request))
+    shown = t(detail) if svc.i18n.has(detail) else detail
+    return render(request, "error.html", {"status": status, "detail": shown}, status=status)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "login required"}, status_code=401)
+        target = request.url.path if request.method == "GET" else "/"
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": jsonable(exc.errors())}, status_code=422)
+        fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) for e in exc.errors())
+        text = services(request).i18n.text(language_of(request), "error.invalid")
+        return _error(request, 400, f"{text}: {fields}")
+
+    @app.exception_handler(GridgateError)
+    async def domain_error(request: Request, exc: GridgateError) -> Response:
+        return _error(request, 400, str(exc))
+
+
+def jsonable(errors: Any) -> Any:
+    """Validation errors without the raw input objects (which may not be JSON)."""
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in errors]
+
+
+def create_app(gate: GateApp, settings: PanelSettings, *, clock: Clock | None = None,
+               hasher: PasswordHasher | None = None, sync: SyncStatus | None = None,
+               config_path: Path | None = None) -> FastAPI:
+    """Build the panel for a running gate; services live on `app.state.panel`. With
+    `config_path`, admins may edit that configuration file (it takes effect at restart)."""
+    panel: PanelServices = build_services(gate, settings, clock=clock, hasher=hasher, sync=sync,
+                                          config_path=config_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        panel.close()
+
+    app = FastAPI(title="gridgate panel", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.panel = panel
+    app.add_middleware(SecurityHeaders, tls=settings.tls)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _install_handlers(app)
+    for module in (auth, live, door, alerts, visitors, persons, health, users, settings_routes):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,66 @@
+"""Panel texts in Chinese (default) and English, from flat JSON catalogs in locales/."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("zh", "en")
+LOCALES_DIR = Path(__file__).parent / "locales"
+
+
+class Translator:
+    """Looks texts up by key; a missing key falls back to the default language, then the key."""
+
+    def __init__(self, catalogs: dict[str, dict[str, str]], default: str = "zh") -> None:
+        if default not in catalogs:
+            raise ValueError(f"no catalog for the default language {default!r}")
+        self.catalogs = catalogs
+        self.default = default
+        self._missing: set[tuple[str, str]] = set()
+
+    @classmethod
+    def load(cls, folder: Path = LOCALES_DIR, default: str = "zh") -> Translator:
+        """Read `<lang>.json` for every supported language."""
+        catalogs = {}
+        for lang in LANGUAGES:
+            catalogs[lang] = json.loads((folder / f"{lang}.json").read_text(encoding="utf-8"))
+        return cls(catalogs, default)
+
+    def language(self, wanted: str | None) -> str:
+        """`wanted` when supported, else the default."""
+        return wanted if wanted in self.catalogs else self.default
+
+    def has(self, key: str) -> bool:
+        """True when the default catalog knows the key."""
+        return key in self.catalogs[self.default]
+
+    def text(self, lang: str, key: str, **params: Any) -> str:
+        """The text for `key` in `lang`, with {placeholders} filled."""
+        template = self.catalogs.get(lang, {}).get(key)
+        if template is None:
+            template = self.catalogs[self.default].get(key)
+            if (lang, key) not in self._missing:
+                self._missing.add((lang, key))
+                log.warning("panel text %r missing in %s", key, lang)
+        if template is None:
+            return key
+        try:
+            return template.format(**params) if params else template
+        except (KeyError, IndexError, ValueError):
+            log.warning("panel text %r in %s has bad placeholders", key, lang)
+            return template
+
+    def bound(self, lang: str) -> Callable[..., str]:
+        """A `t(key, **params)` function for one language (what templates call)."""
+        lang = self.language(lang)
+
+        def t(key: str, **params: Any) -> str:
+            return self.text(lang, key, **params)
+
+        return t

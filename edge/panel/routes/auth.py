@@ -1,0 +1,194 @@
+"""Logging in and out, the first admin by setup token, language, changing one's own password."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+
+from edge.panel.deps import (
+    CSRF_COOKIE,
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    AnonymousAction,
+    GuardAction,
+    GuardView,
+    Services,
+    client_address,
+    optional_session,
+)
+from edge.panel.errors import UserError
+from edge.panel.i18n import LANGUAGES
+from edge.panel.users import Role
+from edge.panel.views import cookie_options, language_of, redirect, render, safe_next
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+_SETUP_ACCOUNT = "(setup)"  # throttle key of the setup form
+
+
+class MeOut(BaseModel):
+    name: str
+    role: Role
+    csrf_token: str
+    expires_at: str
+
+
+def _start_session(request: Request, svc: Services, name: str, target: str) -> Response:
+    user = svc.users.get(name)
+    assert user is not None
+    token, session = svc.sessions.create(user, client_address(request))
+    response = redirect(safe_next(target))
+    max_age = int((session.expires_at - session.created_at).total_seconds())
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, **cookie_options(request))
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+def _locked(request: Request, svc: Services, seconds: float, **ctx: object) -> HTMLResponse:
+    t = svc.i18n.bound(language_of(request))
+    error = t("login.locked", minutes=max(1, math.ceil(seconds / 60)))
+    return render(request, "login.html", {"error": error, **ctx}, status=429)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, svc: Services, next: str = "/") -> Response:
+    """The login form (or the setup page on a gate without accounts)."""
+    if optional_session(request) is not None:
+        return redirect(safe_next(next))
+    if svc.setup.active and not svc.users.list():  # a fresh gate: nobody could log in yet
+        return redirect("/setup")
+    return render(request, "login.html", {"next": safe_next(next), "name": ""})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, svc: Services, _: AnonymousAction,
+          name: Annotated[str, Form(max_length=64)],
+          password: Annotated[str, Form(max_length=1024)],
+          next: Annotated[str, Form(max_length=512)] = "/") -> Response:
+    """Check name and password under the throttle; start a session on success."""
+    address = client_address(request)
+    ctx = {"next": safe_next(next), "name": name}
+    wait = svc.throttle.locked_for(name, address)
+    if wait:
+        log.warning("panel login refused for %r from %s: locked out", name, address)
+        return _locked(request, svc, wait, **ctx)
+    user = svc.users.authenticate(name, password)
+    if user is None:
+        wait = svc.throttle.failed(name, address)
+        log.warning("panel login failed for %r from %s", name, address)
+        if wait:
+            return _locked(request, svc, wait, **ctx)
+        t = svc.i18n.bound(language_of(request))
+        return render(request, "login.html", {"error": t("login.failed"), **ctx}, status=401)
+    svc.throttle.succeeded(name, address)
+    log.info("panel login: %s (%s) from %s", user.name, user.role, address)
+    return _start_session(request, svc, user.name, next)
+
+
+@router.post("/logout")
+def logout(request: Request, svc: Services, session: GuardAction) -> Response:
+    """End this session on the server and drop its cookie."""
+    svc.sessions.revoke_hash(session.token_hash)
+    response = redirect("/login", "msg.logged_out")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/setup", response_class=HTMLResponse)
+def setup_page(request: Request, svc: Services) -> Response:
+    """The first-admin form, while a setup token waits and no admin exists."""
+    if svc.users.has_admin() or not svc.setup.active:
+        return redirect("/login")
+    return render(request, "setup.html", {"name": ""})
+
+
+@router.post("/setup", response_class=HTMLResponse)
+def setup(request: Request, svc: Services, _: AnonymousAction,
+          token: Annotated[str, Form(max_length=128)],
+          name: Annotated[str, Form(max_length=64)],
+          password: Annotated[str, Form(max_length=1024)],
+          password2: Annotated[str, Form(max_length=1024)]) -> Response:
+    """Create the first admin with the one-time setup token, then spend the token."""
+    if svc.users.has_admin() or not svc.setup.active:
+        return redirect("/login")
+    address = client_address(request)
+    t = svc.i18n.bound(language_of(request))
+    if svc.throttle.locked_for(_SETUP_ACCOUNT, address):
+        return render(request, "setup.html", {"error": t("login.locked", minutes=15),
+                                              "name": name}, status=429)
+    if not svc.setup.matches(token):
+        svc.throttle.failed(_SETUP_ACCOUNT, address)
+        log.warning("panel setup: wrong token from %s", address)
+        return render(request, "setup.html", {"error": t("setup.bad_token"), "name": name},
+                      status=401)
+    if password != password2:
+        return render(request, "setup.html", {"error": t("password.mismatch"), "name": name},
+                      status=400)
+    try:
+        svc.users.add(name, Role.ADMIN, password)
+    except UserError as exc:
+        return render(request, "setup.html", {"error": str(exc), "name": name}, status=400)
+    svc.setup.revoke()
+    log.warning("panel setup: first admin %r created from %s", name, address)
+    return _start_session(request, svc, name, "/users")
+
+
+@router.post("/language")
+def language(request: Request, _: AnonymousAction,
+             lang: Annotated[str, Form(max_length=8)],
+             next: Annotated[str, Form(max_length=512)] = "/") -> Response:
+    """Remember the chosen language in a cookie and go back to the page."""
+    response = redirect(safe_next(next))
+    if lang in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600,
+                            **cookie_options(request))
+    return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, session: GuardView) -> Response:
+    """The guard's own account: session end, password change."""
+    return render(request, "account.html", {"session": session})
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def change_password(request: Request, svc: Services, session: GuardAction,
+                    current: Annotated[str, Form(max_length=1024)],
+                    password: Annotated[str, Form(max_length=1024)],
+                    password2: Annotated[str, Form(max_length=1024)]) -> Response:
+    """Change one's own password (the current one is asked); ends every session."""
+    t = svc.i18n.bound(language_of(request))
+    address = client_address(request)
+    wait = svc.throttle.locked_for(session.user.name, address)
+    if wait:
+        return render(request, "account.html", {
+            "session": session, "error": t("login.locked", minutes=max(1, math.ceil(wait / 60)))},
+            status=429)
+    if svc.users.authenticate(session.user.name, current) is None:
+        svc.throttle.failed(session.user.name, address)
+        return render(request, "account.html", {"session": session,
+                                                "error": t("account.wrong_current")}, status=400)
+    if password != password2:
+        return render(request, "account.html", {"session": session,
+                                                "error": t("password.mismatch")}, status=400)
+    try:
+        svc.users.set_password(session.user.name, password)  # ends every session of the user
+    except UserError as exc:
+        return render(request, "account.html", {"session": session, "error": str(exc)},
+                      status=400)
+    log.info("panel: %s changed their password", session.user.name)
+    response = redirect("/login", "msg.password_changed")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/api/me", response_model=MeOut)
+def me(session: GuardView) -> MeOut:
+    """Who is logged in, with the session's CSRF token for API clients."""
+    return MeOut(name=session.user.name, role=session.user.role, csrf_token=session.csrf_token,
+                 expires_at=session.expires_at.isoformat())

@@ -1,0 +1,129 @@
+"""Running the panel inside the gridgate process: uvicorn in a thread, stopped with the gate."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+
+from edge.app import GateApp
+from edge.panel.app import create_app
+from edge.panel.errors import PanelError
+from edge.panel.services import PanelServices, SyncStatus
+from edge.panel.tls import check_pair
+from edge.settings.panel import PanelSettings
+from gate.clock import Clock
+from vision.errors import GridgateError
+
+log = logging.getLogger(__name__)
+
+
+def tls_paths(settings: PanelSettings, state_dir: Path) -> tuple[Path, Path]:
+    """Certificate and key the panel uses when TLS is on."""
+    return (settings.tls_cert or state_dir / "panel" / "tls.crt",
+            settings.tls_key or state_dir / "panel" / "tls.key")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise PanelError(f"the panel cannot listen on {host}:{port}: {exc}; set panel.host and "
+                         "panel.port to a free address") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _announce(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+class PanelServer:
+    """The panel being served; `stop()` ends live streams and the server."""
+
+    def __init__(self, app: FastAPI, server: uvicorn.Server, sock: socket.socket,
+                 thread: threading.Thread, url: str) -> None:
+        self.app = app
+        self.server = server
+        self.thread = thread
+        self.url = url
+        self.port = sock.getsockname()[1]
+        self._sock = sock
+
+    @property
+    def services(self) -> PanelServices:
+        """The panel's services (stores, live hub, frames)."""
+        return self.app.state.panel  # type: ignore[no-any-return]
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End open live streams, then the server; waits up to `timeout` seconds."""
+        self.services.hub.close()
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.server.force_exit = True
+            self.thread.join(timeout)
+        self._sock.close()
+
+    def __enter__(self) -> PanelServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_panel(gate: GateApp, settings: PanelSettings, *, sync: SyncStatus | None = None,
+                config_path: Path | None = None, clock: Clock | None = None,
+                hasher: PasswordHasher | None = None,
+                announce: Callable[[str], None] = _announce,
+                ready_timeout: float = 15.0) -> PanelServer:
+    """Serve the panel for `gate` in a background thread; prints a setup token when no admin
+    exists yet. Raises PanelError when it cannot listen or the certificate is unusable."""
+    ssl_files: dict[str, str] = {}
+    if settings.tls:
+        cert, key = tls_paths(settings, gate.settings.storage.state_dir)
+        check_pair(cert, key)
+        ssl_files = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    sock = _bind(settings.host, settings.port)
+    try:
+        app = create_app(gate, settings, clock=clock, hasher=hasher, sync=sync,
+                         config_path=config_path)
+    except (OSError, GridgateError) as exc:  # e.g. the visitor key cannot be written
+        sock.close()
+        raise PanelError(f"the panel cannot start: {exc}") from exc
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=2, server_header=False, **ssl_files)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="panel",
+                              daemon=True)
+    thread.start()
+    deadline = time.monotonic() + ready_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            app.state.panel.close()
+            raise PanelError("the panel did not start; see the log above")
+        time.sleep(0.02)
+    host = settings.host if ":" not in settings.host else f"[{settings.host}]"
+    url = f"{'https' if settings.tls else 'http'}://{host}:{sock.getsockname()[1]}"
+    panel = PanelServer(app, server, sock, thread, url)
+    log.info("panel: serving on %s", url)
+    if not panel.services.users.has_admin():
+        token = panel.services.setup.issue()
+        announce(f"gridgate panel: no admin account yet. Open {url}/setup and enter the "
+                 f"one-time setup token {token} (or run `gridgate user add NAME --role admin`).")
+    return panel

@@ -1,0 +1,193 @@
+"""Everything the panel's routes use, built once per app and kept on `app.state.panel`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from argon2 import PasswordHasher
+
+from edge.app import GateApp
+from edge.panel.db import PanelDatabase
+from edge.panel.frames import FacesOf, LiveFrames
+from edge.panel.i18n import Translator
+from edge.panel.live import EventHub, LiveItem
+from edge.panel.sessions import SessionStore
+from edge.panel.setup_token import SetupToken
+from edge.panel.snapshots import SnapshotStore, ThumbnailCache, thumb_key
+from edge.panel.throttle import LoginThrottle
+from edge.panel.users import UserStore
+from edge.panel.visitors import VisitorDesk
+from edge.settings.panel import PanelSettings
+from gate.checkpoint import Outcome
+from gate.clock import Clock
+from gate.events import ALERT, DOOR, PASSAGE, JournalEvent
+from gate.journal import JournalQueries
+from gate.journal.queries import utc_text
+
+if TYPE_CHECKING:
+    from edge.face_reader import FacePassages
+
+log = logging.getLogger(__name__)
+
+
+class SyncLink(Protocol):
+    """What the panel reads from the platform link (sync.service.SyncService has it)."""
+
+    @property
+    def connected(self) -> bool:
+        """True while the broker connection is up."""
+
+    def outbox_waiting(self) -> int:
+        """Events waiting in the outbox."""
+
+    def versions(self) -> dict[str, int]:
+        """Platform document -> version held."""
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the platform link reports, as callables (None: no link, shown "not configured")."""
+
+    broker_connected: Callable[[], bool] | None = None
+    outbox_waiting: Callable[[], int] | None = None
+    versions: Callable[[], dict[str, int]] | None = None  # document -> version held
+
+    @classmethod
+    def of(cls, link: SyncLink | None) -> SyncStatus:
+        """The status of a platform link; everything "not configured" without one."""
+        if link is None:
+            return cls()
+        return cls(broker_connected=lambda: link.connected, outbox_waiting=link.outbox_waiting,
+                   versions=link.versions)
+
+
+@dataclass
+class PanelServices:
+    """The gate plus the panel's own stores and live state."""
+
+    gate: GateApp
+    settings: PanelSettings
+    clock: Clock
+    db: PanelDatabase
+    users: UserStore
+    sessions: SessionStore
+    throttle: LoginThrottle
+    i18n: Translator
+    hub: EventHub
+    frames: LiveFrames
+    thumbs: ThumbnailCache
+    snapshots: SnapshotStore
+    visitors: VisitorDesk
+    setup: SetupToken
+    sync: SyncStatus
+    tls: bool = False
+    config_path: Path | None = None  # the TOML file the gate was started from, when known
+    _restore: list[Callable[[], None]] = field(default_factory=list)
+    _closed: bool = False
+
+    def queries(self) -> JournalQueries:
+        """Journal reads on this thread's own connection."""
+        return JournalQueries(self.db.conn())
+
+    def attach(self) -> None:
+        """Listen to the journal and the checkpoint; keep each reader's latest frame."""
+        self.gate.journal.add_listener(self._on_journal)
+        self.gate.checkpoint.add_listener(self._on_outcome)
+        for reader_id, pipeline in self.gate.pipelines.items():
+            previous = pipeline.on_frame
+            pipeline.on_frame = self.frames.hook(reader_id, previous,
+                                                 faces=faces_of(pipeline.faces))
+
+            def restore(pipeline=pipeline, previous=previous) -> None:  # type: ignore[no-untyped-def]
+                pipeline.on_frame = previous
+
+            self._restore.append(restore)
+
+    def _on_journal(self, event: JournalEvent) -> None:
+        # Runs on the gate's thread right after commit; the door was already commanded.
+        if self._closed:  # the journal has no way to remove a listener
+            return
+        if event.kind == PASSAGE:
+            self._publish_passage(event.row)
+        elif event.kind in (ALERT, DOOR):
+            self.hub.publish(LiveItem(event.kind, event.row))
+
+    def _on_outcome(self, outcome: Outcome) -> None:
+        # A decision the journal could not record yet (full disk) still reaches the guards;
+        # the journal's row replaces this one in the feed once it is written.
+        if self._closed or outcome.events:
+            return
+        obs, decision = outcome.observation, outcome.decision
+        self._publish_passage({
+            "event_id": None, "at": utc_text(obs.seen_at), "gate_id": obs.reader.gate_id,
+            "reader_id": obs.reader.reader_id, "direction": obs.reader.direction.value,
+            "person_id": decision.person_id or (
+                outcome.person.person_id if outcome.person else None),
+            "method": obs.method.value,
+            "colour": decision.colour.value if decision.colour else None,
+            "granted": decision.granted, "rule": decision.rule, "reason_zh": decision.reason_zh,
+            "reason_en": decision.reason_en, "snapshot": obs.snapshot, "actor": None,
+            "unrecorded": True})
+
+    def _publish_passage(self, row: dict[str, object]) -> None:
+        key = thumb_key(row)
+        if not row.get("snapshot") and key not in self.thumbs:
+            image = self.frames.latest(str(row["reader_id"]))
+            if image is not None:
+                self.thumbs.put(key, image)
+        self.hub.publish(LiveItem("passage", row))
+
+    def close(self) -> None:
+        """End live streams, give the pipelines back their hooks, close connections."""
+        self._closed = True
+        self.hub.close()
+        for restore in self._restore:
+            restore()
+        self._restore.clear()
+        self.db.close()
+
+
+def faces_of(face_path: FacePassages | None) -> FacesOf | None:
+    """The faces a reader's face path sees in the current frame (boxes for the live image)."""
+    if face_path is None:
+        return None
+    # The pipeline runs the face path on a frame before it calls on_frame with that frame.
+    return lambda frame: face_path.view.facts(frame.seq)
+
+
+def build_services(gate: GateApp, settings: PanelSettings, *, clock: Clock | None = None,
+                   hasher: PasswordHasher | None = None, sync: SyncStatus | None = None,
+                   locales: Path | None = None, config_path: Path | None = None) -> PanelServices:
+    """Open the panel's stores on the gate database and wire them to the gate."""
+    clock = clock or gate.clock
+    state_dir = gate.settings.storage.state_dir
+    db = PanelDatabase(gate.db_path)
+    users = UserStore(db, clock=clock, hasher=hasher)
+    sessions = SessionStore(db, clock=clock, lifetime=timedelta(hours=settings.session_hours),
+                            idle=timedelta(minutes=settings.idle_minutes))
+    sessions.purge()
+    throttle = LoginThrottle(
+        account_failures=settings.lockout_account_failures,
+        address_failures=settings.lockout_address_failures,
+        window_s=settings.lockout_window_minutes * 60, lockout_s=settings.lockout_minutes * 60,
+        monotonic=clock.monotonic)
+    i18n = Translator.load(locales, settings.language) if locales else Translator.load(
+        default=settings.language)
+    visitors = VisitorDesk(
+        db, key_path=settings.visitor_key or state_dir / "keys" / "visitor.key",
+        trust=lambda: gate.checkpoint.trust, compound_id=gate.settings.gate.compound_id,
+        clock=clock, max_hours=settings.visitor_max_hours)
+    visitors.ensure_key()
+    services = PanelServices(
+        gate=gate, settings=settings, clock=clock, db=db, users=users, sessions=sessions,
+        throttle=throttle, i18n=i18n, hub=EventHub(), frames=LiveFrames(),
+        thumbs=ThumbnailCache(), snapshots=SnapshotStore(state_dir), visitors=visitors,
+        setup=SetupToken(), sync=sync or SyncStatus(), tls=settings.tls,
+        config_path=config_path)
+    services.attach()
+    return services
