@@ -431,7 +431,10 @@ next_steps() {
 gridgate-install: next steps:
   1. sudo gridgate init --config $CONFIG_DIR/gridgate.toml     (asks for gate, camera, pins)
   2. sudo gridgate doctor --config $CONFIG_DIR/gridgate.toml   (checks camera, relay, broker)
-  3. sudo systemctl start gridgate && journalctl -u gridgate -f
+  3. for the guard panel over HTTPS (the key must belong to the service user):
+     sudo -u $SERVICE_USER gridgate panel cert --if-missing --config $CONFIG_DIR/gridgate.toml
+  4. sudo -u $SERVICE_USER gridgate user add NAME --role admin --config $CONFIG_DIR/gridgate.toml
+  5. sudo systemctl start gridgate && journalctl -u gridgate -f
 EOF
     fi
 }
