@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,27 @@ def _create_tables(db: Database) -> None:
         """
     )
     db.execute("CREATE TABLE revoked_passes (pass_id TEXT PRIMARY KEY, revoked_at TEXT)")
+
+
+@migrations(name="0002_households_grids_faces_versions")
+def _add_roster_tables(db: Database) -> None:
+    db.execute("CREATE TABLE grids (grid_id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '')")
+    db.execute(
+        "CREATE TABLE households (household_id TEXT PRIMARY KEY, grid_id TEXT, "
+        "name TEXT NOT NULL DEFAULT '')"
+    )
+    # Face encodings as the platform sent them (float64 arrays), so a face gallery can be
+    # rebuilt from the registry after a restart.
+    db.execute(
+        "CREATE TABLE face_encodings (person_id TEXT NOT NULL, idx INTEGER NOT NULL, "
+        "encoding BLOB NOT NULL, PRIMARY KEY (person_id, idx))"
+    )
+    # The version of each platform document the registry holds; `body` keeps documents that
+    # live in memory (policy, trust list) so they survive a restart.
+    db.execute(
+        "CREATE TABLE versions (document TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "issued_at TEXT, applied_at TEXT NOT NULL, body TEXT)"
+    )
 
 
 def _time(value: str | None) -> datetime | None:
@@ -136,3 +158,93 @@ class Registry:
         rows = [{"pass_id": pid, "revoked_at": _text(when)} for pid in pass_ids]
         with self._lock, self.db.atomic():
             self.db["revoked_passes"].upsert_all(rows, pk="pass_id")
+
+    # -- households, grids, removals and snapshots (platform documents) ------------------
+
+    def household(self, household_id: str) -> dict[str, Any] | None:
+        """The household row (id, grid, name), or None."""
+        rows = list(self.db["households"].rows_where("household_id = ?", [household_id]))
+        return rows[0] if rows else None
+
+    def grid(self, grid_id: str) -> dict[str, Any] | None:
+        """The grid row (id, name), or None."""
+        rows = list(self.db["grids"].rows_where("grid_id = ?", [grid_id]))
+        return rows[0] if rows else None
+
+    def put_households(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Insert or replace households ({household_id, grid_id, name})."""
+        with self._lock, self.db.atomic():
+            self.db["households"].upsert_all(list(rows), pk="household_id")
+
+    def put_grids(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Insert or replace grids ({grid_id, name})."""
+        with self._lock, self.db.atomic():
+            self.db["grids"].upsert_all(list(rows), pk="grid_id")
+
+    def remove(self, table: str, ids: Sequence[str]) -> None:
+        """Delete rows by primary key from persons, households, grids, permits or
+        revoked_passes (a person's face encodings go with the person)."""
+        keys = {"persons": "person_id", "households": "household_id", "grids": "grid_id",
+                "permits": "person_id", "revoked_passes": "pass_id"}
+        if table not in keys:
+            raise ValueError(f"cannot remove from {table}")
+        with self._lock, self.db.atomic():
+            for start in range(0, len(ids), 500):
+                part = list(ids[start:start + 500])
+                marks = ",".join("?" * len(part))
+                self.db.execute(f"DELETE FROM {table} WHERE {keys[table]} IN ({marks})", part)
+                if table == "persons":
+                    self.db.execute(f"DELETE FROM face_encodings WHERE person_id IN ({marks})",
+                                    part)
+
+    def clear(self, *tables: str) -> None:
+        """Empty whole tables before a snapshot refills them (callers hold a transaction)."""
+        allowed = {"persons", "households", "grids", "permits", "revoked_passes",
+                   "face_encodings"}
+        with self._lock, self.db.atomic():
+            for table in tables:
+                if table not in allowed:
+                    raise ValueError(f"cannot clear {table}")
+                self.db.execute(f"DELETE FROM {table}")
+
+    def set_face_encodings(self, person_id: str, encodings: Sequence[Sequence[float]]) -> None:
+        """Replace a person's face encodings (an empty list removes them)."""
+        with self._lock, self.db.atomic():
+            self.db.execute("DELETE FROM face_encodings WHERE person_id = ?", [person_id])
+            self.db.conn.executemany(
+                "INSERT INTO face_encodings (person_id, idx, encoding) VALUES (?, ?, ?)",
+                [(person_id, i, array("d", e).tobytes()) for i, e in enumerate(encodings)])
+
+    def face_encodings(self) -> dict[str, list[list[float]]]:
+        """Every person's face encodings, as the platform sent them."""
+        found: dict[str, list[list[float]]] = {}
+        for person_id, blob in self.db.execute(
+                "SELECT person_id, encoding FROM face_encodings ORDER BY person_id, idx"):
+            values = array("d")
+            values.frombytes(blob)
+            found.setdefault(person_id, []).append(values.tolist())
+        return found
+
+    def version(self, document: str) -> int | None:
+        """The version of a platform document held, or None."""
+        row = self.db.execute("SELECT version FROM versions WHERE document = ?",
+                              [document]).fetchone()
+        return int(row[0]) if row else None
+
+    def versions(self) -> dict[str, int]:
+        """Every platform document version held."""
+        return {d: int(v) for d, v in self.db.execute("SELECT document, version FROM versions")}
+
+    def document_body(self, document: str) -> str | None:
+        """The stored body of a document kept in memory elsewhere (policy, trust list)."""
+        row = self.db.execute("SELECT body FROM versions WHERE document = ?",
+                              [document]).fetchone()
+        return row[0] if row else None
+
+    def set_version(self, document: str, version: int, *, issued_at: datetime | None,
+                    applied_at: datetime, body: str | None = None) -> None:
+        """Record the document version now held (in the transaction that applied it)."""
+        with self._lock, self.db.atomic():
+            self.db["versions"].upsert({
+                "document": document, "version": version, "issued_at": _text(issued_at),
+                "applied_at": _text(applied_at), "body": body}, pk="document")

@@ -36,8 +36,9 @@ def generate(out: Path, force: bool, as_json: bool) -> None:
               help="A signing.pub file.")
 @click.option("--trust-list", "trust_list", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="Trust list JSON file to add it to (created if absent).")
-@click.option("--scope", type=click.Choice(["all", "visitor"]), default="all", show_default=True,
-              help="'visitor': the key may sign visitor passes only.")
+@click.option("--scope", type=click.Choice(["all", "visitor", "platform"]), default="all",
+              show_default=True, help="'visitor': the key may sign visitor passes only; "
+              "'platform': platform documents and commands only, no passes.")
 @json_option
 @friendly_errors
 def trust(pub: Path, trust_list: Path, scope: str, as_json: bool) -> None:

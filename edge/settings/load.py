@@ -90,7 +90,11 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         if _is_relative_file(r.camera, base) else r
         for r in settings.readers
     ]
-    return settings.model_copy(update={"passes": passes, "storage": storage, "readers": readers})
+    panel = settings.panel.model_copy(update={
+        "tls_cert": fix(settings.panel.tls_cert), "tls_key": fix(settings.panel.tls_key),
+        "visitor_key": fix(settings.panel.visitor_key)})
+    return settings.model_copy(update={"passes": passes, "storage": storage, "readers": readers,
+                                       "mqtt": settings.mqtt.with_base(base), "panel": panel})
 
 
 def _is_relative_file(camera: str, base: Path) -> bool:

@@ -64,11 +64,21 @@ class Journal(JournalQueries):
         events: list[JournalEvent] = []
         with self._lock:
             try:
-                with self.db.atomic():
-                    yield events
-                    for event in events:
-                        for hook in self._hooks:
-                            hook(self.db, event)
+                # IMMEDIATE takes the write lock before sqlite-utils' schema reads: a deferred
+                # transaction that has read fails at once ("database is locked") when another
+                # connection (the outbox publisher, the panel) commits before its first write.
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    with self.db.atomic():  # a savepoint inside the transaction
+                        yield events
+                        for event in events:
+                            for hook in self._hooks:
+                                hook(self.db, event)
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    if self.db.conn.in_transaction:
+                        self.db.conn.rollback()
+                    raise
             except sqlite3.Error as exc:
                 # A full disk or a read-only file must surface as one clear error the caller
                 # can act on (retry later), never as a half-written passage.

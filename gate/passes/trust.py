@@ -4,9 +4,10 @@ Trust list JSON:
 
     {"version": 1,
      "keys": [{"kid": "3f2a...16 hex", "public_key": "<base64 of the 32 raw bytes>",
-               "scope": "all" | "visitor", "not_after": "2027-01-01T00:00:00+00:00" | null}]}
+               "scope": "all" | "visitor" | "platform", "not_after": "2027-01-01T00:00:00+00:00" | null}]}
 
-"visitor" keys (e.g. the panel's local key) may sign visitor passes only. A single PEM public
+"visitor" keys (e.g. the panel's local key) may sign visitor passes only; "platform" keys sign
+the platform's documents and commands (sync/) and no pass at all; "all" keys may sign both. A single PEM public
 key file (`signing.pub`) is also accepted as a trust list of one key with scope "all".
 """
 
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gate.errors import KeyFileError
 from gate.passes.keys import key_id_of, public_key_from_pem, raw_public
 
-SCOPES = ("all", "visitor")
+SCOPES = ("all", "visitor", "platform")
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,9 @@ def _verify(text: str, trust: TrustList, revocations: Revocations, compound_id: 
     if key.scope == "visitor" and claims.kind.value != "visitor":
         return PassCheck(False, PassReason.KEY_NOT_ALLOWED,
                          f"key {kid} may sign visitor passes only", claims, kid)
+    if key.scope == "platform":
+        return PassCheck(False, PassReason.KEY_NOT_ALLOWED,
+                         f"key {kid} signs platform data, not passes", claims, kid)
     if claims.compound_id != compound_id:
         return PassCheck(False, PassReason.OTHER_COMPOUND,
                          f"issued for compound {claims.compound_id}", claims, kid)

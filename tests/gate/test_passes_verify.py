@@ -95,6 +95,15 @@ def test_visitor_key_cannot_sign_resident_passes() -> None:
     assert result.reason is PassReason.KEY_NOT_ALLOWED
 
 
+def test_platform_data_key_cannot_sign_any_pass() -> None:
+    documents = generate_signing_key()
+    trust = trusting(PLATFORM)
+    trust.add(documents.key_id, documents.public_key, "platform")
+    for pass_claims in (claims(), visitor_claims()):
+        result = check(encode_pass(pass_claims, documents), trust)
+        assert result.reason is PassReason.KEY_NOT_ALLOWED and not result.valid
+
+
 def test_key_rotation_accepts_both_keys() -> None:
     new = generate_signing_key()
     trust = trusting(PLATFORM, new)

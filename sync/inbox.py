@@ -1,0 +1,197 @@
+"""Inbound platform messages: checked, counted, dispatched to documents and commands.
+
+Messages are handled on their own thread, in arrival order, and acknowledged to the broker
+(manual PUBACK) only after they were applied, so a crash mid-way means a redelivery, which the
+version and nonce checks make harmless. Malformed, oversized, unsigned, forged and unknown
+messages are rejected with a log line and a counter, never a crash; forgeries also raise an
+alert (at most one per kind a minute, so a flood cannot fill the outbox).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from pydantic import ValidationError
+
+from gate.clock import Clock
+from gate.model import AlertSpec, Severity
+from gate.passes import TrustList
+from sync.bodies import Document
+from sync.commands import Command, Commands, Verdict
+from sync.connection import Session
+from sync.documents import Documents, Outcome
+from sync.signing import MessageError, SignatureError, verify
+from sync.topics import InboundKind, Topics
+
+log = logging.getLogger(__name__)
+
+ALERT_INTERVAL_S = 60.0
+
+
+@dataclass(frozen=True)
+class _Item:
+    session: Session | None
+    topic: str
+    payload: bytes
+    mid: int = 0
+    qos: int = 0
+
+
+class Inbox:
+    """Receives, verifies and dispatches what the platform sends to this gate."""
+
+    def __init__(self, *, topics: Topics, trust: Callable[[], TrustList], documents: Documents,
+                 commands: Commands, clock: Clock, max_bytes: int,
+                 alert: Callable[[AlertSpec], None] | None = None,
+                 command_result: Callable[[Command, Verdict], None] | None = None) -> None:
+        self.topics = topics
+        self.trust = trust
+        self.documents = documents
+        self.commands = commands
+        self.clock = clock
+        self.max_bytes = max_bytes
+        self.alert = alert
+        self.command_result = command_result
+        self.counters: Counter[str] = Counter()
+        self._counter_lock = threading.Lock()
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._last_alert: dict[str, float] = {}
+        self._suppressed: Counter[str] = Counter()
+
+    # -- threading ---------------------------------------------------------------------------
+
+    def submit(self, session: Session, message: mqtt.MQTTMessage) -> None:
+        """paho's on_message: hand the message to the inbox thread (acked after handling)."""
+        self._queue.put(_Item(session, message.topic, message.payload, message.mid,
+                              message.qos))
+
+    def start(self) -> None:
+        """Start the inbox thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mqtt-inbox", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Finish the messages already received, then stop."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                self.process(item.topic, item.payload)
+            except Exception:
+                # Not acknowledged: the broker sends it again on the next connection.
+                self._count("error")
+                log.exception("inbound message on %s failed", item.topic)
+                continue
+            session = item.session
+            if item.qos > 0 and session is not None and not session.closed.is_set():
+                session.client.ack(item.mid, item.qos)
+
+    # -- handling ------------------------------------------------------------------------------
+
+    def process(self, topic: str, payload: bytes) -> str:
+        """Handle one message; returns what happened (also the counter's name)."""
+        if len(payload) > self.max_bytes:
+            return self._reject("oversized", topic, f"{len(payload)} bytes")
+        inbound = self.topics.classify(topic)
+        if inbound is None:
+            return self._reject("unknown_topic", topic, "not a topic the gate subscribes to")
+        try:
+            verified = verify(payload, self.trust(), self.clock.now())
+        except SignatureError as exc:
+            self._forgery(f"forged_{inbound.kind.value}", exc.reason, topic, str(exc))
+            return self._reject(exc.reason, topic, str(exc))
+        except MessageError as exc:
+            return self._reject(exc.reason, topic, str(exc))
+        kind = verified.payload.get("type")
+        if kind not in ("document", "command"):
+            return self._reject("unknown_type", topic, f"type {kind!r}")
+        if kind != inbound.kind.value:
+            return self._reject("wrong_topic", topic, f"a {kind} on a {inbound.kind} topic")
+        if inbound.kind is InboundKind.COMMAND:
+            return self._command(topic, verified.payload, verified.key_id)
+        try:
+            document = Document.model_validate(verified.payload)
+        except ValidationError as exc:
+            return self._reject("malformed", topic, _first_error(exc))
+        if document.document is not inbound.document:
+            return self._reject("wrong_topic", topic,
+                                f"a {document.document} document on a {inbound.document} topic")
+        result = self.documents.handle(document)
+        self._count(f"document_{result.outcome.value}")
+        if result.outcome is Outcome.INVALID:
+            log.warning("document %s version %d rejected: %s", document.document.value,
+                        document.version, result.detail)
+        elif result.outcome is not Outcome.APPLIED:
+            log.info("document %s version %d: %s (%s)", document.document.value,
+                     document.version, result.outcome.value, result.detail)
+        return f"document_{result.outcome.value}"
+
+    def _command(self, topic: str, payload: dict[str, object], key_id: str) -> str:
+        try:
+            command = Command.model_validate(payload)
+        except ValidationError as exc:
+            return self._reject("malformed", topic, _first_error(exc))
+        verdict = self.commands.handle(command, key_id)
+        if verdict.forged:
+            self._forgery("forged_command", "replayed_command", topic, verdict.reason)
+        if self.command_result is not None:
+            self.command_result(command, verdict)
+        name = "command_accepted" if verdict.accepted else "command_refused"
+        self._count(name)
+        return name
+
+    def _reject(self, reason: str, topic: str, detail: str) -> str:
+        self._count(reason)
+        log.warning("rejected message on %s: %s (%s)", topic, reason, detail[:300])
+        return reason
+
+    def _count(self, name: str) -> None:
+        with self._counter_lock:
+            self.counters[name] += 1
+
+    def _forgery(self, kind: str, reason: str, topic: str, detail: str) -> None:
+        if self.alert is None:
+            return
+        now = self.clock.monotonic()
+        last = self._last_alert.get(kind)
+        if last is not None and now - last < ALERT_INTERVAL_S:
+            self._suppressed[kind] += 1
+            return
+        self._last_alert[kind] = now
+        more = self._suppressed.pop(kind, 0)
+        extra_zh = f"（另有 {more} 条同类消息）" if more else ""
+        extra_en = f" ({more} more like it)" if more else ""
+        what_zh = "遥控命令" if "command" in kind else "平台数据"
+        self.alert(AlertSpec(
+            kind, Severity.URGENT,
+            f"收到未通过签名校验的{what_zh}，已拒绝：{reason}{extra_zh}",
+            f"rejected platform {'command' if 'command' in kind else 'data'} on {topic}: "
+            f"{detail[:200]}{extra_en}"))
+
+    def snapshot(self) -> dict[str, int]:
+        """A copy of the counters."""
+        with self._counter_lock:
+            return dict(self.counters)
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+
+
+def new_id() -> str:
+    """A fresh event id for messages the link itself originates."""
+    return uuid.uuid4().hex

@@ -1,0 +1,219 @@
+"""The platform link of one gate, assembled: outbox, publisher, inbox, documents, commands,
+webhooks. `edge` builds it from the settings; everything here takes plain values."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gate.clock import Clock
+from gate.journal import Journal
+from gate.model import AlertSpec
+from gate.passes import TrustList
+from gate.registry import Registry
+from gate.store import open_database
+from sync.bound import OutboxBound
+from sync.commands import Command, Commands, GateControls, Verdict
+from sync.connection import BrokerOptions, Session, Will
+from sync.documents import Documents, DocumentTargets, FaceSink
+from sync.inbox import Inbox, new_id
+from sync.link import MqttLink
+from sync.messages import StateMessage
+from sync.outbox import Outbox
+from sync.publisher import Publisher
+from sync.schema import counter
+from sync.sinks.formats import WebhookRoute
+from sync.sinks.webhook import WebhookSender
+from sync.topics import DocumentKind, Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """One webhook: its routing and where and how to deliver."""
+
+    route: WebhookRoute
+    url: str
+    secret: bytes | None = None
+    timeout_s: float = 10.0
+    backoff_max_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class OutboxOptions:
+    """How the outbox is drained and bounded."""
+
+    window: int = 200
+    batch_size: int = 500
+    max_message_bytes: int = 262144
+    max_rows: int = 100_000
+
+
+class SyncService:
+    """Starts and stops everything that links the gate to the platform."""
+
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        db_path: Path,
+        topics: Topics,
+        broker: BrokerOptions,
+        clock: Clock,
+        trust: Callable[[], TrustList],
+        targets: DocumentTargets | None = None,
+        controls: GateControls | None = None,
+        outbox: OutboxOptions | None = None,
+        webhooks: list[WebhookTarget] | None = None,
+        command_max_lifetime_s: int = 300,
+        hold_open_max_s: float = 4 * 3600,
+    ) -> None:
+        options = outbox or OutboxOptions()
+        self.journal = journal
+        self.topics = topics
+        self.clock = clock
+        self.bound = OutboxBound(options.max_rows, monotonic=clock.monotonic)
+        self.outbox = Outbox(topics, clock=clock, routes=[w.route for w in webhooks or []],
+                             bound=self.bound)
+        self.outbox.attach(journal)
+        self.db = open_database(db_path)  # the inbox thread's connection
+        self._status_db = open_database(db_path)  # reads from the panel and publisher threads
+        self._status_lock = threading.Lock()
+        self._status_registry = Registry(self._status_db)
+        self.documents = Documents(self.db, compound_id=topics.compound_id, clock=clock,
+                                   targets=targets, request_snapshot=self._request_snapshot,
+                                   on_change=self._versions_changed)
+        self.commands = Commands(self.db, compound_id=topics.compound_id,
+                                 gate_id=topics.gate_id, clock=clock, controls=controls,
+                                 max_lifetime_s=command_max_lifetime_s,
+                                 hold_open_max_s=hold_open_max_s)
+        self.inbox = Inbox(topics=topics, trust=trust, documents=self.documents,
+                           commands=self.commands, clock=clock,
+                           max_bytes=broker.max_inbound_bytes, alert=self.alert,
+                           command_result=self._command_result)
+        self.publisher = Publisher(db_path, clock=clock, window=options.window,
+                                   batch_size=options.batch_size,
+                                   max_message_bytes=options.max_message_bytes,
+                                   alert=self.alert, state=self._publish_state)
+        self.outbox.add_waker(self.publisher.wake)
+        self.link = MqttLink(
+            broker, will=self._will, subscriptions=topics.subscriptions(),
+            on_session=lambda s: self.publisher.pump(s, self.link.stopping),
+            on_message=self.inbox.submit, on_publish=self.publisher.on_publish,
+            on_close=self.publisher.on_close, on_stopping=self._publish_offline,
+        )
+        self.senders = [
+            WebhookSender(db_path, w.route, url=w.url, clock=clock, secret=w.secret,
+                          timeout_s=w.timeout_s, backoff_max_s=w.backoff_max_s, alert=self.alert)
+            for w in webhooks or []
+        ]
+        for sender in self.senders:
+            self.outbox.add_waker(sender.wake)
+        self.documents.restore()
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect and start sending and receiving (idempotent)."""
+        if self._started:
+            return
+        self._started = True
+        self.documents.request_missing()
+        self.inbox.start()
+        for sender in self.senders:
+            sender.start()
+        self.link.start()
+
+    def stop(self) -> None:
+        """Publish the offline state, disconnect, stop every thread, close connections."""
+        if self._started:
+            self.link.stop()
+            self.inbox.stop()
+            for sender in self.senders:
+                sender.stop()
+            self._started = False
+        self.publisher.close()
+        self.db.close()
+        self._status_db.close()
+
+    def attach_faces(self, faces: FaceSink) -> int:
+        """Send roster face encodings to a face gallery from now on; returns persons loaded."""
+        self.documents.targets.faces = faces
+        return self.documents.resync_faces()
+
+    # -- status (panel, doctor, state message) ---------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self.link.connected
+
+    def outbox_waiting(self) -> int:
+        """Rows waiting in the outbox (all sinks)."""
+        with self._status_lock:
+            return counter(self._status_db, "outbox_rows")
+
+    def dropped_routine(self) -> int:
+        """Routine events dropped because the outbox was full, ever."""
+        with self._status_lock:
+            return counter(self._status_db, "dropped_routine")
+
+    def versions(self) -> dict[str, int]:
+        """Document versions held."""
+        with self._status_lock:
+            return self._status_registry.versions()
+
+    def roster_version(self) -> str | None:
+        version = self.versions().get(DocumentKind.ROSTER.value)
+        return None if version is None else str(version)
+
+    def state(self, online: bool) -> StateMessage:
+        """The retained state message as it stands."""
+        if not online:
+            return StateMessage(gate_id=self.topics.gate_id,
+                                compound_id=self.topics.compound_id, online=False,
+                                at=self.clock.now())
+        return StateMessage(
+            gate_id=self.topics.gate_id, compound_id=self.topics.compound_id, online=True,
+            at=self.clock.now(), versions=self.versions(), outbox_waiting=self.outbox_waiting(),
+            dropped_routine=self.dropped_routine(), inbound=self.inbox.snapshot(),
+            protocol=self.link.protocol)
+
+    # -- callbacks --------------------------------------------------------------------------
+
+    def alert(self, spec: AlertSpec) -> None:
+        """Record an alert of the link itself (it travels through the outbox like any)."""
+        self.journal.record_alert(spec)
+
+    def _will(self) -> Will:
+        return Will(self.topics.state, self.state(online=False).model_dump_json().encode())
+
+    def _publish_state(self, session: Session) -> None:
+        session.client.publish(self.topics.state, self.state(online=True).model_dump_json(),
+                               qos=1, retain=True)
+
+    def _publish_offline(self, session: Session) -> None:
+        if session.closed.is_set():
+            return
+        info = session.client.publish(self.topics.state,
+                                      self.state(online=False).model_dump_json(), qos=1,
+                                      retain=True)
+        info.wait_for_publish(timeout=2.0)
+
+    def _versions_changed(self) -> None:
+        self.publisher.request_state()
+
+    def _request_snapshot(self, kind: DocumentKind, held: int | None, reason: str) -> None:
+        self.outbox.enqueue(self.db, "snapshot_request", new_id(),
+                            {"document": kind.value, "have_version": held, "reason": reason},
+                            self.topics.requests)
+
+    def _command_result(self, command: Command, verdict: Verdict) -> None:
+        self.outbox.enqueue(self.db, "command_result", new_id(),
+                            {"command_id": command.command_id, "action": command.action.value,
+                             "accepted": verdict.accepted, "reason": verdict.reason,
+                             "issuer": command.issuer}, self.topics.events)

@@ -1,0 +1,1 @@
+"""Alert sinks besides MQTT: HTTP webhooks (generic JSON, work-chat group robots)."""
