@@ -42,8 +42,9 @@ venv: $(STAMP)
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# At a terminal the demo stays up (videos loop) so the panel can be tried; Ctrl-C ends it.
 demo: setup
-	$(VENV)/bin/gridgate demo
+	$(VENV)/bin/gridgate demo $$([ -t 0 ] && echo --stay)
 
 lint: venv
 	$(VENV)/bin/ruff check edge gate vision sync tests

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -195,9 +196,11 @@ def build_scenario(root: Path, *, width: int = 640, height: int = 480, fps: int 
     return scenario
 
 
-def write_config(scenario: Scenario, *, loop: bool = False) -> None:
-    """A gate config that reads the scenario videos with mock GPIO pins 17 (in) and 18 (out)."""
-    config = {
+def write_config(scenario: Scenario, *, loop: bool = False,
+                 sections: dict[str, Any] | None = None) -> None:
+    """A gate config that reads the scenario videos with mock GPIO pins 17 (in) and 18 (out);
+    `sections` adds or replaces whole sections (e.g. mqtt, panel)."""
+    config: dict[str, Any] = {
         "gate": {"gate_id": "gate-east", "compound_id": COMPOUND, "name": "East gate (demo)"},
         "readers": [
             {"reader_id": f"{reader}-cam", "direction": reader, "camera": str(path),
@@ -208,5 +211,6 @@ def write_config(scenario: Scenario, *, loop: bool = False) -> None:
         "door": {"open_seconds": 1.0},
         "storage": {"state_dir": str(scenario.root / "state")},
         "passes": {"trust_list": str(scenario.trust_list)},
+        **(sections or {}),
     }
     scenario.config_path.write_text(tomli_w.dumps(config))
