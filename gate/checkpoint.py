@@ -20,7 +20,19 @@ from gate.door import Door
 from gate.errors import JournalError
 from gate.events import JournalEvent
 from gate.journal import Journal
-from gate.model import AlertSpec, Decision, Method, Permit, Person, Reader, Severity
+from gate.model import (
+    AlertSpec,
+    Decision,
+    Direction,
+    History,
+    Method,
+    PassageRef,
+    Permit,
+    Person,
+    PersonKind,
+    Reader,
+    Severity,
+)
 from gate.observation import Observation
 from gate.passes import Revocations, TrustList, verify_pass
 from gate.passes.claims import PassCheck, PassClaims, PassReason
@@ -89,7 +101,10 @@ class Checkpoint:
         self.clock = clock
         self._listeners: list[OutcomeListener] = []
         self._pending: deque[tuple[Observation, Decision, Person | None, str | None]] = deque()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the pending queue and journal writes
+        # Readers decide one at a time: two yellow members of a household at two exit lanes
+        # must not both see "no exit yet" (history read -> decide -> record is one step).
+        self._deciding = threading.RLock()
 
     def add_listener(self, listener: OutcomeListener) -> None:
         """Hear every outcome (demo output, benchmarks)."""
@@ -101,6 +116,15 @@ class Checkpoint:
         if check.valid and check.claims and self.registry.is_revoked(check.claims.pass_id):
             return PassCheck(False, PassReason.REVOKED, "revoked by the platform",
                              check.claims, check.key_id)
+        if check.valid and check.claims and check.claims.kind is PersonKind.VISITOR:
+            # A visitor key (the panel's) signs whatever id it is given: a visitor pass must not
+            # borrow a registered resident's identity, nor another household's visitor's.
+            known = self.registry.person(check.claims.person_id)
+            if known is not None and (known.kind is not PersonKind.VISITOR or
+                                      known.host_household_id != check.claims.host_household_id):
+                return PassCheck(False, PassReason.KEY_NOT_ALLOWED,
+                                 f"a visitor pass cannot carry the id of {known.kind.value} "
+                                 f"{known.person_id}", check.claims, check.key_id)
         return check
 
     def resolve(self, observation: Observation) -> tuple[Person | None, Permit | None]:
@@ -123,18 +147,20 @@ class Checkpoint:
         person, permit = self.resolve(observation)
         policy = self.policy()
         now = observation.seen_at
-        history = self.journal.history(
-            person_id=person.person_id if person else None,
-            household_id=person.household_id if person else None,
-            gate_id=observation.reader.gate_id, policy=policy, now=now,
-        )
-        decision = decide(observation, person, permit, history, policy, now)
-        released = False
-        if decision.granted:
-            door = self.doors.get(observation.reader.reader_id)
-            released = door.release(reason=decision.rule) if door else False
-        acted_at = self.clock.monotonic()
-        events = self._record(observation, decision, person, None)
+        with self._deciding:
+            history = self.journal.history(
+                person_id=person.person_id if person else None,
+                household_id=person.household_id if person else None,
+                gate_id=observation.reader.gate_id, policy=policy, now=now,
+            )
+            history = self._with_pending(history, person)
+            decision = decide(observation, person, permit, history, policy, now)
+            released = False
+            if decision.granted:
+                door = self.doors.get(observation.reader.reader_id)
+                released = door.release(reason=decision.rule) if door else False
+            acted_at = self.clock.monotonic()
+            events = self._record(observation, decision, person, None)
         outcome = Outcome(observation, decision, person, released, acted_at, events)
         for listener in self._listeners:
             try:
@@ -163,6 +189,25 @@ class Checkpoint:
                 self._pending.popleft()
             return events
 
+    def _with_pending(self, history: History, person: Person | None) -> History:
+        """The journal's history plus granted passages still waiting to be written (full disk):
+        quotas, companions and anti-passback must not go blind while the disk is full."""
+        with self._lock:
+            waiting = [PassageRef(p.person_id, p.household_id, obs.reader.direction,
+                                  obs.seen_at, obs.reader.reader_id, d.colour)
+                       for obs, d, p, _ in self._pending if d.granted and p is not None]
+        if not waiting:
+            return history
+        mine = [r for r in waiting if person is not None and r.person_id == person.person_id]
+        household = [r for r in waiting if person is not None and person.household_id
+                     and r.household_id == person.household_id and r.direction is Direction.OUT]
+        recent = [r for r in waiting if r.direction is Direction.OUT]  # all at this gate
+        return History(
+            last_passage=mine[-1] if mine else history.last_passage,
+            household_exits=history.household_exits + tuple(household),
+            recent_exits=history.recent_exits + tuple(recent),
+        )
+
     @property
     def pending_records(self) -> int:
         """Passages decided but not yet written (the journal could not be written)."""
@@ -180,8 +225,16 @@ class Checkpoint:
             alerts=(AlertSpec("override", Severity.INFO, f"{actor} 人工放行：{reason}",
                               f"{actor} opened the door once: {reason}"),),
         )
-        door = self.doors.get(reader.reader_id)
-        released = door.release(reason="override", actor=actor) if door else False
-        acted_at = self.clock.monotonic()
-        events = self._record(observation, decision, None, actor)
+        with self._deciding:
+            door = self.doors.get(reader.reader_id)
+            released = door.release(reason="override", actor=actor) if door else False
+            if not released:
+                # The audit trail must say the door stayed shut (lockdown, no relay).
+                decision = Decision(
+                    granted=False, rule="override.refused",
+                    reason_zh=f"人工放行未执行（{actor}）：门处于封锁状态或无继电器",
+                    reason_en=f"open by {actor} refused: the door is in lockdown or has no relay",
+                    alerts=decision.alerts)
+            acted_at = self.clock.monotonic()
+            events = self._record(observation, decision, None, actor)
         return Outcome(observation, decision, None, released, acted_at, events)

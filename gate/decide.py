@@ -129,8 +129,11 @@ def _yellow_exit(observation: Observation, person: Person, history: History, pol
     if window is not None and not in_window(now, window, zone):
         hours = rules.exit_window or ""
         return False, "yellow.exit_window", (f"允许时段 {hours}", f"exit hours {hours}")
+    # Only yellow exits use the household's quota: a green member or a visitor of the
+    # household going out is not "the one person who went shopping".
     household = [p.at for p in history.household_exits
-                 if p.household_id == person.household_id and p.direction is Direction.OUT]
+                 if p.household_id == person.household_id and p.direction is Direction.OUT
+                 and p.colour is Colour.YELLOW]
     if len(exits_in_period(household, rules, now, zone)) >= rules.exits_per_household:
         when = _local_text(next_exit_allowed(household, rules, now, zone), zone)
         return False, "yellow.household_quota", (f"下次可外出：{when}", f"next exit from {when}")

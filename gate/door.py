@@ -151,13 +151,14 @@ class Door:
     def set_mode(self, mode: DoorMode, *, seconds: float | None = None,
                  actor: str | None = None, reason: str = "") -> None:
         """Switch mode; hold-open needs a time limit and ends by itself."""
+        # Checked before any state changes: a refused hold-open must leave the door as it was.
+        if mode is DoorMode.HOLD_OPEN and (seconds is None or seconds <= 0):
+            raise DoorError("hold-open needs a positive time limit in seconds")
         with self._lock:
             self._cancel(self._relock_timer)
             self._cancel(self._mode_timer)
             self._mode = mode
             if mode is DoorMode.HOLD_OPEN:
-                if seconds is None or seconds <= 0:
-                    raise DoorError("hold-open needs a positive time limit in seconds")
                 self.relay.on()
                 self._released_until = float("inf")
                 self._mode_until = self.clock.monotonic() + seconds
@@ -178,6 +179,10 @@ class Door:
             # The door may still be swinging shut; give it the usual open time before alarms.
             self._released_until = self.clock.monotonic() + self.open_seconds
             self._mode_until = None
+            if self.is_open:
+                # Its held-open check was skipped during hold-open: arm it again from now.
+                self._cancel(self._held_timer)
+                self._held_timer = self._timer(self.held_open_seconds, self._check_held_open)
         self._emit("mode", "normal; hold-open time limit reached")
 
     def _exit_requested(self) -> None:

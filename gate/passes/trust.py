@@ -4,11 +4,13 @@ Trust list JSON:
 
     {"version": 1,
      "keys": [{"kid": "3f2a...16 hex", "public_key": "<base64 of the 32 raw bytes>",
-               "scope": "all" | "visitor" | "platform", "not_after": "2027-01-01T00:00:00+00:00" | null}]}
+               "scope": "all" | "visitor" | "platform",
+               "not_after": "2027-01-01T00:00:00+00:00" | null}]}
 
 "visitor" keys (e.g. the panel's local key) may sign visitor passes only; "platform" keys sign
-the platform's documents and commands (sync/) and no pass at all; "all" keys may sign both. A single PEM public
-key file (`signing.pub`) is also accepted as a trust list of one key with scope "all".
+the platform's documents and commands (sync/) and no pass at all; "all" keys may sign both.
+A single PEM public key file (`signing.pub`) is also accepted as a trust list of one key with
+scope "all".
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,9 @@ from gpiozero.pins.mock import MockFactory
 
 from gate.checkpoint import Checkpoint
 from gate.clock import ManualClock
-from gate.door import Door
+from gate.door import Door, DoorMode
 from gate.journal import Journal
-from gate.model import Colour, Direction, Method, Permit, Reader
+from gate.model import Colour, Direction, Method, Permit, Person, PersonKind, Reader
 from gate.observation import Observation
 from gate.passes import Revocations, encode_pass, generate_signing_key
 from gate.policy import Policy
@@ -124,3 +125,82 @@ def test_the_clock_decides_expiry(checkpoint: Checkpoint) -> None:
     later = NOW + timedelta(hours=1)
     check = checkpoint.check_pass(text, later)
     assert check.reason.value == "expired"
+
+
+def test_two_exit_lanes_at_once_let_one_yellow_member_out(tmp_path: Path,
+                                                          factory: MockFactory) -> None:
+    clock = ManualClock(NOW)
+    db = open_database(tmp_path / "two-lanes.db")
+    lanes = [Reader(f"out-{i}", "gate-east", Direction.OUT) for i in (1, 2)]
+    doors = {r.reader_id: Door(pin, open_seconds=5, pin_factory=factory, clock=clock)
+             for r, pin in zip(lanes, (23, 24), strict=True)}
+    cp = Checkpoint(compound_id=COMPOUND, trust=trusting(PLATFORM), revocations=Revocations(),
+                    registry=Registry(db), journal=Journal(db, gate_id="gate-east", clock=clock),
+                    doors=doors, policy=Policy, clock=clock)
+    try:
+        for trial in range(20):
+            texts = [encode_pass(claims(colour=Colour.YELLOW, household_id=f"h-{trial}",
+                                        person_id=f"p-{trial}-{i}", pass_id=f"t{trial}-{i}"),
+                                 PLATFORM) for i in (1, 2)]
+            barrier = threading.Barrier(2)
+            rules: list[str] = []
+
+            at = NOW + timedelta(hours=trial)  # apart, so no trial is another's companion
+
+            def lane(reader: Reader, text: str, at: datetime = at,
+                     barrier: threading.Barrier = barrier, rules: list[str] = rules) -> None:
+                observation = Observation(reader=reader, method=Method.PASS, seen_at=at,
+                                          pass_check=cp.check_pass(text, at))
+                barrier.wait()
+                rules.append(cp.handle(observation).decision.rule)
+
+            threads = [threading.Thread(target=lane, args=pair)
+                       for pair in zip(lanes, texts, strict=True)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(10)
+            assert sorted(rules) == ["yellow.exit", "yellow.household_quota"], trial
+    finally:
+        for door in doors.values():
+            door.close()
+
+
+def test_quota_holds_while_passages_wait_for_an_unwritable_journal(
+        checkpoint: Checkpoint) -> None:
+    db = checkpoint.journal.db
+    db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full disk
+    texts = [encode_pass(claims(colour=Colour.YELLOW, person_id=f"p-10{i}", pass_id=f"y{i}"),
+                         PLATFORM) for i in range(4)]
+    rules = [checkpoint.handle(show(checkpoint, t)).decision.rule for t in texts]
+    assert checkpoint.pending_records == 4
+    assert rules == ["yellow.exit"] + ["yellow.household_quota"] * 3
+    db.execute("PRAGMA query_only = OFF")
+    checkpoint.handle(show(checkpoint, encode_pass(claims(pass_id="later"), PLATFORM)))
+    assert checkpoint.pending_records == 0
+    assert [r["rule"] for r in checkpoint.journal.recent_passages(10)][::-1][:4] == rules
+
+
+def test_a_visitor_pass_cannot_borrow_a_residents_identity(checkpoint: Checkpoint,
+                                                           factory: MockFactory) -> None:
+    local = generate_signing_key()  # the panel's visitor key
+    checkpoint.trust.add(local.key_id, local.public_key, "visitor")
+    checkpoint.registry.put_persons([Person("p-101", "h-1", grid_id="grid-7")])
+    borrowed = encode_pass(claims(kind=PersonKind.VISITOR, host_household_id="h-1"), local)
+    outcome = checkpoint.handle(show(checkpoint, borrowed))
+    assert not outcome.decision.granted and outcome.decision.rule == "pass.key_not_allowed"
+    assert factory.pin(18).state is False
+    assert checkpoint.journal.trajectory("p-101") == []
+    genuine = encode_pass(claims(kind=PersonKind.VISITOR, host_household_id="h-1",
+                                 person_id="v-7", pass_id="visit-7"), local)
+    assert checkpoint.handle(show(checkpoint, genuine)).decision.granted
+
+
+def test_override_refused_by_lockdown_is_recorded_as_refused(checkpoint: Checkpoint,
+                                                             factory: MockFactory) -> None:
+    checkpoint.doors["out-cam"].set_mode(DoorMode.LOCKDOWN, actor="guard-a")
+    outcome = checkpoint.override(OUT, actor="guard-b", reason="delivery")
+    assert not outcome.released and factory.pin(18).state is False
+    row = checkpoint.journal.recent_passages(1)[0]
+    assert row["rule"] == "override.refused" and not row["granted"]
+    assert row["actor"] == "guard-b"

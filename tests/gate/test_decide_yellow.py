@@ -157,3 +157,17 @@ def test_quota_is_checked_before_companions() -> None:
     sister = exit_of(ALICE_SISTER, now - timedelta(seconds=20))
     history = History(household_exits=(sister,), recent_exits=(sister,))
     assert yellow_exit(now, history).rule == "yellow.household_quota"
+
+
+def test_green_members_and_visitors_of_the_household_do_not_use_its_quota() -> None:
+    now = SHANGHAI_MIDNIGHT + timedelta(hours=10)
+    green_went_out = household(exit_of(ALICE_SISTER, now - timedelta(hours=1), Colour.GREEN))
+    assert yellow_exit(now, green_went_out).rule == "yellow.exit"
+    yellow_went_out = household(exit_of(ALICE_SISTER, now - timedelta(hours=1), Colour.YELLOW))
+    assert yellow_exit(now, yellow_went_out).rule == "yellow.household_quota"
+
+
+@pytest.mark.parametrize("window", ["08:00-24:30", "08:00-25:00", "24:00-06:00", "8:00-18:00"])
+def test_impossible_exit_windows_are_refused_when_the_policy_is_read(window: str) -> None:
+    with pytest.raises(ValueError, match="HH:MM-HH:MM"):
+        YellowRules(exit_window=window)

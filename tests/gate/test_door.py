@@ -108,9 +108,25 @@ def test_hold_open_ends_by_itself(factory: MockFactory) -> None:
         assert factory.pin(RELAY).state is False
 
 
-def test_hold_open_without_limit_is_refused(factory: MockFactory) -> None:
-    with make_door(factory, Recorder()) as door, pytest.raises(DoorError):
-        door.set_mode(DoorMode.HOLD_OPEN)
+def test_hold_open_without_limit_is_refused_and_changes_nothing(factory: MockFactory) -> None:
+    with make_door(factory, Recorder(), open_seconds=0.1) as door:
+        door.release()
+        with pytest.raises(DoorError):
+            door.set_mode(DoorMode.HOLD_OPEN)
+        assert door.mode is DoorMode.NORMAL
+        time.sleep(0.3)  # the relock of the release still happens
+        assert factory.pin(RELAY).state is False
+
+
+def test_door_left_open_after_hold_open_ends_raises_held_open(factory: MockFactory) -> None:
+    recorder = Recorder()
+    with make_door(factory, recorder) as door:
+        door.set_mode(DoorMode.HOLD_OPEN, seconds=0.1, actor="guard1")
+        factory.pin(CONTACT).drive_high()  # people walk through and leave it open
+        recorder.wait_for("opened")
+        held = recorder.wait_for("held_open")  # hold-open ended 0.1 s in; 0.2 s later: alert
+        assert held.alert is True and door.mode is DoorMode.NORMAL
+        assert factory.pin(RELAY).state is False
 
 
 def test_exit_button_releases(factory: MockFactory) -> None:
