@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.pipeline import ReaderPipeline
 from edge.settings import Settings
@@ -21,6 +21,12 @@ from gate.store import database_path, open_database
 from vision.qr import make_decoder
 from vision.repeat import RepeatFilter
 from vision.sources import open_source
+
+if TYPE_CHECKING:
+    from edge.panel.server import PanelServer
+    from sync.service import SyncService
+    from vision.faces.gallery import FaceGallery
+    from vision.faces.pool import EncoderPool
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +58,21 @@ class GateApp:
         self.db = open_database(self.db_path)
         self.journal = Journal(self.db, gate_id=settings.gate.gate_id, clock=self.clock)
         self.registry = Registry(self.db)
-        self.trust = TrustList.load(settings.passes.trust_list)
-        self.revocations = (Revocations.load(settings.passes.revocations)
-                            if settings.passes.revocations else Revocations())
         self._policy = settings.policy
         self.doors: dict[str, Door] = {}
         self._doors_by_pin: dict[int, Door] = {}
+        # Set before anything can fail: close() needs them.
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.panel: PanelServer | None = None  # the guards' web panel, once served
         try:
             for r in settings.readers:
                 self.doors[r.reader_id] = self._door_for(r.relay_pin, pin_factory)
+            # Read after the relays are driven locked: a bad trust list must not leave them
+            # undriven, and close() below locks them again on the way out.
+            self.trust = TrustList.load(settings.passes.trust_list)
+            self.revocations = (Revocations.load(settings.passes.revocations)
+                                if settings.passes.revocations else Revocations())
         except Exception:
             self.close()
             raise
@@ -78,8 +90,78 @@ class GateApp:
             )
             for r in settings.readers
         }
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self.face_gallery: FaceGallery | None = None  # enrolled faces, when settings.faces.enabled
+        self.face_pool: EncoderPool | None = None
+        if settings.faces.enabled:
+            try:
+                self._build_faces()
+            except Exception:
+                self.close()
+                raise
+        self.sync: SyncService | None = None  # the platform link, when settings.mqtt.enabled
+        if settings.mqtt.enabled:
+            try:
+                self.sync = self._build_sync()
+            except Exception:
+                self.close()
+                raise
+        if self.sync is not None and self.face_gallery is not None:
+            from vision.faces.gallery import FaceGallery
+
+            # Roster encodings reach the gallery from the inbox thread through a connection of
+            # their own; the readers' gallery notices each change by its version row.
+            self._faces_sync_db = open_database(self.db_path)
+            self.sync.attach_faces(FaceGallery(self._faces_sync_db))
+
+    def _build_faces(self) -> None:
+        """The face gallery, the encoder workers and each reader's face path (settings.faces)."""
+        from edge.face_reader import FacePassages, build_face_watch  # dlib loads only if enabled
+        from vision.faces.gallery import FaceGallery
+        from vision.faces.pool import EncoderPool
+        from vision.faces.snapshots import UnknownFaceSnapshots
+
+        faces = self.settings.faces
+        self.face_gallery = FaceGallery(self.db)
+        self.face_pool = EncoderPool(faces.encode_workers) if faces.encode_workers else None
+        snapshots = UnknownFaceSnapshots(self.settings.storage.state_dir, self.db,
+                                         keep_days=faces.unknown_snapshot_days)
+        for reader_id, pipeline in self.pipelines.items():
+            pipeline.faces = FacePassages(
+                self.readers[reader_id], checkpoint=self.checkpoint, clock=self.clock,
+                watch=build_face_watch(faces, self.face_gallery, self.face_pool),
+                snapshots=snapshots, pass_wait_s=faces.pass_wait_s,
+                liveness_wait_s=faces.liveness.wait_s, repeat_s=faces.repeat_seconds)
+
+    def _build_sync(self) -> SyncService:
+        """Outbox hook on the journal now; publisher and inbox start with start_sync()."""
+        from sync.commands import GateControls
+        from sync.documents import DocumentTargets
+        from sync.service import SyncService
+        from sync.topics import Topics
+
+        s, gate = self.settings.mqtt, self.settings.gate
+        return SyncService(
+            journal=self.journal, db_path=self.db_path,
+            topics=Topics(s.prefix, gate.compound_id, gate.gate_id),
+            broker=s.broker_options(compound_id=gate.compound_id, gate_id=gate.gate_id),
+            clock=self.clock, trust=lambda: self.trust,
+            targets=DocumentTargets(set_policy=self.set_policy, get_trust=lambda: self.trust,
+                                    set_trust=self.set_trust),
+            controls=GateControls(self.checkpoint, self.doors, self.readers),
+            outbox=s.outbox_options(), webhooks=s.webhook_targets(self.settings.policy.timezone),
+            command_max_lifetime_s=s.command_max_lifetime_s,
+            hold_open_max_s=s.hold_open_max_minutes * 60.0,
+        )
+
+    def start_sync(self) -> None:
+        """Connect to the broker and start sending and receiving (no-op without mqtt)."""
+        if self.sync is not None:
+            self.sync.start()
+
+    def set_trust(self, trust: TrustList) -> None:
+        """Replace the trust list in force (the platform rotates its keys)."""
+        self.trust = trust
+        self.checkpoint.trust = trust
 
     def policy(self) -> Policy:
         """The policy in force (the platform may replace it at run time)."""
@@ -114,7 +196,8 @@ class GateApp:
 
     def start_readers(self, *, on_error: Callable[[str, Exception], None] | None = None,
                       realtime: bool = True) -> None:
-        """Start one thread per reader reading its camera."""
+        """Start one thread per reader reading its camera (and the platform link)."""
+        self.start_sync()
         for rs in self.settings.readers:
             pipeline = self.pipelines[rs.reader_id]
 
@@ -144,13 +227,37 @@ class GateApp:
         """Ask the reader loops to stop."""
         self._stop.set()
 
+    def start_panel(self, **options: Any) -> PanelServer:
+        """Serve the guards' web panel from this process (settings.panel); close() stops it."""
+        from edge.panel.server import start_panel  # FastAPI and uvicorn load only when served
+
+        if self.panel is None:
+            if self.sync is not None and "sync" not in options:
+                from edge.panel.services import SyncStatus
+
+                # Broker state, outbox size and document versions; "not configured" without.
+                options["sync"] = SyncStatus.of(self.sync)
+            self.panel = start_panel(self, self.settings.panel, **options)
+        return self.panel
+
     def close(self) -> None:
         """Stop readers, lock every door, close the database."""
         self.stop()
+        if self.panel is not None:  # first: it reads the doors and the database
+            self.panel.stop()
+            self.panel = None
+        if getattr(self, "sync", None) is not None:  # before the doors: no command mid-close
+            self.sync.stop()  # type: ignore[union-attr]
+            self.sync = None
         for thread in self._threads:
             thread.join(timeout=5)
         for door in self._doors_by_pin.values():
             door.close()
+        if getattr(self, "face_pool", None) is not None:
+            self.face_pool.close()  # type: ignore[union-attr]
+            self.face_pool = None
+        if getattr(self, "_faces_sync_db", None) is not None:
+            self._faces_sync_db.close()
         self.db.close()
 
     def __enter__(self) -> GateApp:

@@ -1,4 +1,4 @@
-"""One reader's frame loop: camera frame -> QR facts -> observation -> checkpoint."""
+"""One reader's frame loop: camera frame -> QR (and face) facts -> observation -> checkpoint."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gate.checkpoint import Checkpoint, Outcome
 from gate.clock import Clock
@@ -15,6 +16,9 @@ from gate.observation import Observation
 from vision.facts import Frame, QrSeen
 from vision.qr import QrDecoder
 from vision.repeat import RepeatFilter
+
+if TYPE_CHECKING:
+    from edge.face_reader import FacePassages
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,7 @@ class ReaderPipeline:
         repeat: RepeatFilter,
         clock: Clock,
         on_frame: Callable[[Frame, list[QrSeen]], None] | None = None,
+        faces: FacePassages | None = None,
     ) -> None:
         self.reader = reader
         self.checkpoint = checkpoint
@@ -51,12 +56,15 @@ class ReaderPipeline:
         self.repeat = repeat
         self.clock = clock
         self.on_frame = on_frame
+        self.faces = faces  # face identification at this reader, when enabled
         self.stats = ReaderStats()
         self._fps_window: list[float] = []
 
     def process(self, frame: Frame) -> list[Outcome]:
-        """Handle one frame; returns the outcomes of any new scans in it."""
+        """Handle one frame; returns the outcomes decided on it (scans, and faces when enabled)."""
         codes = self.decoder.decode(frame.image)
+        if self.faces is not None:
+            self.faces.observe(frame)
         self._count_frame(frame)
         if self.on_frame is not None:
             self.on_frame(frame, codes)
@@ -67,10 +75,16 @@ class ReaderPipeline:
             self.stats.scans += 1
             now = self.clock.now()
             check = self.checkpoint.check_pass(code.text, now)
+            if self.faces is not None:
+                # The pass may wait a moment for its holder's face (edge/face_reader.py).
+                outcomes += [o for o in [self.faces.pass_scanned(check)] if o is not None]
+                continue
             observation = Observation(reader=self.reader, method=Method.PASS, seen_at=now,
                                       pass_check=check)
             outcomes.append(self.checkpoint.handle(observation))
-            self.stats.decisions += 1
+        if self.faces is not None:
+            outcomes += self.faces.settle()
+        self.stats.decisions += len(outcomes)
         return outcomes
 
     def _count_frame(self, frame: Frame) -> None:

@@ -21,6 +21,7 @@ COMMANDS = {
     "faces": "edge.cli.faces:faces",
     "platform": "edge.cli.platform:platform",
     "user": "edge.cli.user:user",
+    "panel": "edge.cli.panel:panel",
     "init": "edge.cli.init:init",
     "doctor": "edge.cli.doctor:doctor",
     "relay": "edge.cli.relay:relay",

@@ -1,0 +1,227 @@
+"""Faces at a reader: followed faces and scanned passes become observations for the checkpoint.
+
+- A face alone: once its votes settle, the person (or "unknown") is decided on, once per face
+  and once per `repeat_s` per person; an unknown face's snapshot is kept for a few days.
+- A pass whose colour requires the holder's face (policy.face_match_required) or a live face
+  (policy.liveness_required) waits up to `pass_wait_s` for the faces in view: the holder's face
+  settles the binding; otherwise the best other face is a mismatch, no face a 'face missing'.
+- Faces in view while a pass is decided belong to that passage and are not decided again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from edge.settings.faces import FacesSettings
+from gate.checkpoint import Checkpoint, Outcome
+from gate.clock import Clock
+from gate.model import Method, Reader
+from gate.observation import Observation
+from gate.passes.claims import PassCheck
+from vision.faces.detect import FaceDetector
+from vision.faces.encode import FaceEncoder
+from vision.faces.gallery import FaceGallery
+from vision.faces.identify import Identifier, OpenSetRule
+from vision.faces.liveness import LivenessParams
+from vision.faces.motion import MotionGate
+from vision.faces.pool import EncoderPool
+from vision.faces.snapshots import UnknownFaceSnapshots
+from vision.faces.track import FaceTracker, Track
+from vision.faces.watch import FaceView, FaceWatch
+from vision.facts import Frame
+
+log = logging.getLogger(__name__)
+UNKNOWN = "\0unknown"  # key of unknown faces in the repeat memory; never a person id
+
+
+def open_set_rule(faces: FacesSettings) -> OpenSetRule:
+    """The identification rule the settings describe."""
+    return OpenSetRule(tolerance=faces.tolerance, tighten_per_decade=faces.tighten_per_decade,
+                       min_tolerance=faces.min_tolerance, margin=faces.margin)
+
+
+def liveness_params(faces: FacesSettings) -> LivenessParams:
+    """The liveness thresholds the settings describe."""
+    live = faces.liveness
+    return LivenessParams(window_s=live.window_s, min_face_px=live.min_face_px,
+                          blink_ratio=live.blink_ratio, mouth_motion=live.mouth_motion,
+                          nonplanar=live.nonplanar)
+
+
+def build_face_watch(faces: FacesSettings, gallery: FaceGallery,
+                     pool: EncoderPool | None) -> FaceWatch:
+    """One reader's face path, from the settings."""
+    tracker = FaceTracker(votes_needed=faces.votes, unknown_after_s=faces.unknown_after_s,
+                          lost_after_s=faces.lost_after_s, liveness=liveness_params(faces))
+    motion = MotionGate(min_fraction=faces.motion_fraction, hold_s=faces.motion_hold_s)
+    return FaceWatch(detector=FaceDetector(detect_width=faces.detect_width),
+                     encoder=FaceEncoder(), identifier=Identifier(gallery, open_set_rule(faces)),
+                     tracker=tracker, motion=motion, pool=pool,
+                     max_encodings=faces.max_encodings, min_face_px=faces.min_face_px,
+                     idle_check_s=faces.idle_check_s, full_detect_every=faces.full_detect_every,
+                     reencode_s=faces.reencode_s)
+
+
+@dataclass
+class _PendingPass:
+    check: PassCheck
+    holder: str | None
+    needs_face: bool
+    needs_live: bool
+    since: float  # monotonic
+
+
+class FacePassages:
+    """The face side of one reader's pipeline."""
+
+    def __init__(self, reader: Reader, *, watch: FaceWatch, checkpoint: Checkpoint, clock: Clock,
+                 snapshots: UnknownFaceSnapshots | None = None, pass_wait_s: float = 2.0,
+                 liveness_wait_s: float = 4.0, repeat_s: float = 5.0) -> None:
+        self.reader = reader
+        self.watch = watch
+        self.checkpoint = checkpoint
+        self.clock = clock
+        self.snapshots = snapshots
+        self.pass_wait_s = pass_wait_s
+        self.liveness_wait_s = liveness_wait_s
+        self.repeat_s = repeat_s
+        self.view = FaceView()
+        self._frame: Frame | None = None
+        self._pending: list[_PendingPass] = []
+        self._recent: dict[str, tuple[float, bool]] = {}  # key -> (monotonic, granted)
+
+    def observe(self, frame: Frame) -> FaceView:
+        """Run the face path on a frame; call first for every frame."""
+        self._frame = frame
+        self.view = self.watch.observe(frame)
+        if self._pending:
+            for track in self.view.faces:
+                track.used = True  # a face in view while a pass waits belongs to that passage
+        return self.view
+
+    def pass_scanned(self, check: PassCheck) -> Outcome | None:
+        """A new pass scan; its outcome now, or None when it waits for a face (or repeats)."""
+        mono = self.clock.monotonic()
+        holder = check.claims.person_id if check.claims else None
+        if holder is not None and self._repeats(holder, mono, granted_only=True):
+            log.debug("reader %s: pass of %s right after their face passage; same passage",
+                      self.reader.reader_id, holder)
+            return None
+        probe = Observation(self.reader, Method.PASS, self.clock.now(), pass_check=check)
+        person, permit = self.checkpoint.resolve(probe)
+        policy = self.checkpoint.policy()
+        colour = permit.colour if permit is not None and person is not None else None
+        pending = _PendingPass(check, holder, colour in policy.face_match_required,
+                               colour in policy.liveness_required, mono)
+        for track in self.view.faces:
+            track.used = True
+        outcome = self._try_pass(pending, mono)
+        if outcome is None:
+            self._pending.append(pending)
+        return outcome
+
+    def settle(self) -> list[Outcome]:
+        """Decide what is ready after this frame: waiting passes, then faces alone."""
+        mono = self.clock.monotonic()
+        outcomes = []
+        for pending in list(self._pending):
+            outcome = self._try_pass(pending, mono)
+            if outcome is not None:
+                self._pending.remove(pending)
+                outcomes.append(outcome)
+        if not self._pending:
+            outcomes += self._faces_alone(mono)
+        return outcomes
+
+    # -- passes -------------------------------------------------------------------------
+
+    def _try_pass(self, pending: _PendingPass, mono: float) -> Outcome | None:
+        faces = self._followed()
+        holder = next((t for t in faces if pending.holder is not None
+                       and t.person_id() == pending.holder), None)
+        waited = mono - pending.since
+        limit = max(self.pass_wait_s, self.liveness_wait_s if pending.needs_live else 0.0)
+        final = waited >= limit
+        if pending.needs_face and holder is None and not final:
+            return None
+        candidate = holder or next((t for t in faces if t.person_id() is not None), None)
+        if candidate is None and faces:
+            candidate = faces[0]
+        if pending.needs_live and not final and (candidate is None
+                                                 or candidate.liveness.live is not True):
+            return None
+        person_id = candidate.person_id() if candidate is not None else None
+        snapshot = None
+        if pending.needs_face and person_id != pending.holder and self._frame is not None:
+            snapshot = self._snapshot()  # evidence of a pass in someone else's hand
+        observation = Observation(
+            self.reader, Method.PASS_FACE if person_id is not None else Method.PASS,
+            self.clock.now(), pass_check=pending.check, face_checked=True,
+            face_person_id=person_id,
+            face_distance=candidate.votes.distance() if candidate is not None else None,
+            faces_in_view=self._in_view(),
+            live=candidate.liveness.live if candidate is not None else None, snapshot=snapshot)
+        for track in faces:
+            track.used = True
+        outcome = self.checkpoint.handle(observation)
+        if pending.holder is not None:
+            self._recent[pending.holder] = (mono, outcome.decision.granted)
+        return outcome
+
+    # -- faces alone --------------------------------------------------------------------
+
+    def _faces_alone(self, mono: float) -> list[Outcome]:
+        outcomes = []
+        for track in self.view.faces:
+            if track.used or not track.settled(mono):
+                continue
+            person_id = track.person_id()
+            key = person_id or UNKNOWN
+            if self._repeats(key, mono):
+                track.used = True
+                continue
+            if person_id is not None and not self._liveness_ready(track, person_id, mono):
+                continue
+            snapshot = self._snapshot() if person_id is None else None
+            observation = Observation(
+                self.reader, Method.FACE, self.clock.now(), face_checked=True,
+                face_person_id=person_id, face_distance=track.votes.distance(),
+                faces_in_view=self._in_view(), live=track.liveness.live,
+                snapshot=snapshot)
+            track.used = True
+            outcome = self.checkpoint.handle(observation)
+            self._recent[key] = (mono, outcome.decision.granted)
+            outcomes.append(outcome)
+        return outcomes
+
+    def _liveness_ready(self, track: Track, person_id: str, mono: float) -> bool:
+        """False while the person's colour needs a live face that has not shown yet."""
+        permit = self.checkpoint.registry.permit(person_id)
+        if permit is None or permit.colour not in self.checkpoint.policy().liveness_required:
+            return True
+        return track.liveness.live is True or track.age(mono) >= self.liveness_wait_s
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _followed(self) -> list[Track]:
+        """Faces followed now (seen within the tracker's memory), largest first."""
+        tracks = self.watch.tracker.tracks.values()
+        return sorted(tracks, key=lambda t: -t.height)
+
+    def _in_view(self) -> int:
+        """Faces at the reader now: followed ones, so one missed detection does not hide a
+        companion."""
+        return len(self.watch.tracker.tracks)
+
+    def _repeats(self, key: str, mono: float, *, granted_only: bool = False) -> bool:
+        """True when `key` was decided on within `repeat_s` (and granted, if asked)."""
+        for old in [k for k, (t, _) in self._recent.items() if mono - t > self.repeat_s]:
+            del self._recent[old]
+        last = self._recent.get(key)
+        return last is not None and (last[1] or not granted_only)
+
+    def _snapshot(self) -> str | None:
+        if self.snapshots is None or self._frame is None:
+            return None
+        return self.snapshots.save(self._frame.image, self.clock.now())

@@ -1,0 +1,20 @@
+"""Errors of the face layer; each also inherits the builtin a caller would naturally catch."""
+
+from __future__ import annotations
+
+from vision.errors import GridgateError, ImageError
+
+
+class EncodingError(GridgateError, ValueError):
+    """A face encoding is not 128 finite numbers (or a person has too many of them)."""
+
+
+class NoFaceError(ImageError):
+    """An enrolment or comparison image shows no face."""
+
+
+class SeveralFacesError(ImageError):
+    """An enrolment or comparison image shows more than one face, so it is unclear whose it is."""
+
+
+__all__ = ["EncodingError", "NoFaceError", "SeveralFacesError"]

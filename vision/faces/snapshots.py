@@ -1,0 +1,77 @@
+"""Snapshots of unknown faces, kept only for a few days (strangers' faces are personal data).
+
+Files live under <state_dir>/snapshots/<date>/<id>.jpg, the layout the panel serves; each is also
+listed in the face_snapshots table, so pruning removes exactly these files and never an
+override's evidence kept in the same folders.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sqlite_utils import Database
+
+from vision.faces.gallery import FaceGallery
+
+log = logging.getLogger(__name__)
+PRUNE_EVERY = timedelta(hours=1)
+
+
+class UnknownFaceSnapshots:
+    """A JPEG of the scene when an unknown face is turned away, forgotten after `keep_days`."""
+
+    def __init__(self, state_dir: Path, db: Database, *, keep_days: int) -> None:
+        self.state_dir = Path(state_dir)
+        self.db = db
+        self.keep_days = keep_days
+        FaceGallery(db)  # the table lives with the gallery's migrations
+        self._lock = threading.Lock()
+        self._last_prune: datetime | None = None
+
+    def save(self, image: np.ndarray, when: datetime) -> str | None:
+        """Store the image; its reference, or None when snapshots are off or the disk refuses."""
+        if self.keep_days <= 0:
+            return None
+        self.prune(when)
+        ref = f"snapshots/{when.date().isoformat()}/{uuid.uuid4().hex}.jpg"
+        path = self.state_dir / ref
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if not ok:
+            return None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data.tobytes())
+            with self._lock, self.db.atomic():
+                self.db["face_snapshots"].insert({"ref": ref,
+                                                   "taken_at": when.astimezone(UTC).isoformat()})
+        except (OSError, sqlite3.Error) as exc:
+            log.error("snapshot of an unknown face not kept: %s", exc)
+            return None
+        return ref
+
+    def prune(self, now: datetime, *, force: bool = False) -> int:
+        """Delete snapshots older than `keep_days` (at most hourly unless forced); how many."""
+        if not force and self._last_prune is not None and now - self._last_prune < PRUNE_EVERY:
+            return 0
+        self._last_prune = now
+        cutoff = (now - timedelta(days=self.keep_days)).astimezone(UTC).isoformat()
+        rows = self.db.execute("SELECT ref FROM face_snapshots WHERE taken_at < ?",
+                               [cutoff]).fetchall()
+        removed = 0
+        for (ref,) in rows:
+            try:
+                (self.state_dir / ref).unlink(missing_ok=True)
+            except OSError as exc:
+                log.error("cannot delete old snapshot %s: %s", ref, exc)
+                continue
+            with self._lock, self.db.atomic():
+                self.db.execute("DELETE FROM face_snapshots WHERE ref = ?", [ref])
+            removed += 1
+        return removed
