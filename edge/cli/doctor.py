@@ -15,6 +15,17 @@ _MARKS = {Status.OK: ("ok  ", "green"), Status.WARN: ("WARN", "yellow"),
           Status.FAIL: ("FAIL", "red")}
 
 
+def finish(report: Report, as_json: bool) -> None:
+    """Print the report (JSON or text) and exit 1 when any check failed."""
+    if as_json:
+        emit_json({"config": report.config, "passed": report.passed,
+                   "findings": [f.model_dump(mode="json") for f in report.findings]})
+    else:
+        print_report(report)
+    if not report.passed:
+        raise SystemExit(1)
+
+
 def print_report(report: Report) -> None:
     """One line per finding, its fix indented below, and a count at the end."""
     click.echo(f"gridgate doctor: {report.config}")
@@ -63,10 +74,4 @@ def doctor(config: Path, as_json: bool, mock_gpio: bool, no_relay_test: bool,
         camera_seconds=camera_seconds, broker_timeout=timeout, last_good=last_good,
     )
     report = run_doctor(context, only=only, skip=skip)
-    if as_json:
-        emit_json({"config": report.config, "passed": report.passed,
-                   "findings": [f.model_dump(mode="json") for f in report.findings]})
-    else:
-        print_report(report)
-    if not report.passed:
-        raise SystemExit(1)
+    finish(report, as_json)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from edge.cli.doctor import print_report
-from edge.cli.output import emit_json, friendly_errors, json_option
+from edge.cli.doctor import finish
+from edge.cli.output import friendly_errors, json_option
 from edge.cli.run import mock_pin_factory
 from edge.cli.state import config_option, open_settings
 from edge.doctor import Report
@@ -68,10 +68,4 @@ def test(config: Path, reader_id: str | None, seconds: float | None, yes: bool,
                            contact_pin=contact, pin_factory=factory, on_phase=announce)
         findings.extend(findings_of(result, contact_open_when_high=door.contact_open_when_high))
     report = Report(config=str(config), findings=findings)
-    if as_json:
-        emit_json({"config": report.config, "passed": report.passed,
-                   "findings": [f.model_dump(mode="json") for f in report.findings]})
-    else:
-        print_report(report)
-    if not report.passed:
-        raise SystemExit(1)
+    finish(report, as_json)
