@@ -11,6 +11,7 @@ from edge.cli.state import config_option, open_settings
 from edge.panel.errors import PanelError
 from edge.panel.server import tls_paths
 from edge.panel.tls import check_pair, create_self_signed, default_hosts, fingerprint
+from edge.settings.panel import plain_http_allowed
 
 
 @click.group()
@@ -32,7 +33,8 @@ def panel() -> None:
 def cert(config: Path, hosts: tuple[str, ...], days: int, force: bool, if_missing: bool,
          as_json: bool) -> None:
     """Create the panel's self-signed TLS certificate (then set panel.tls = true)."""
-    settings = open_settings(config)
+    with plain_http_allowed():  # a network host without TLS yet is what this command fixes
+        settings = open_settings(config)
     cert_path, key_path = tls_paths(settings.panel, settings.storage.state_dir)
     if cert_path.exists() and key_path.exists() and if_missing and not force:
         check_pair(cert_path, key_path)

@@ -21,8 +21,11 @@ log = logging.getLogger(__name__)
 class LiveItem:
     """One thing to tell the browsers: a passage, an alert, a door event, an acknowledgement."""
 
-    kind: str  # "passage" | "alert" | "door" | "ack"
+    kind: str  # "passage" | "alert" | "door" | "ack" | SESSIONS_CHANGED (not sent on)
     row: dict[str, Any]
+
+
+SESSIONS_CHANGED = "sessions"  # some session ended: each stream re-checks its own at once
 
 
 class Subscription:
@@ -68,6 +71,11 @@ class EventHub:
             subs = list(self._subs)
         for sub in subs:
             sub.offer(item)
+
+    def sessions_changed(self) -> None:
+        """Tell every stream that sessions ended (logout, password, removed account), so the
+        streams of those sessions stop now rather than at their next periodic check."""
+        self.publish(LiveItem(SESSIONS_CHANGED, {}))
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[Subscription]:

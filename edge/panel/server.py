@@ -90,8 +90,9 @@ def start_panel(gate: GateApp, settings: PanelSettings, *, sync: SyncStatus | No
                 hasher: PasswordHasher | None = None,
                 announce: Callable[[str], None] = _announce,
                 ready_timeout: float = 15.0) -> PanelServer:
-    """Serve the panel for `gate` in a background thread; prints a setup token when no admin
-    exists yet. Raises PanelError when it cannot listen or the certificate is unusable."""
+    """Serve the panel for `gate` in a background thread; stores a setup token (and says where)
+    when no admin exists yet. Raises PanelError when it cannot listen or the certificate is
+    unusable."""
     ssl_files: dict[str, str] = {}
     if settings.tls:
         cert, key = tls_paths(settings, gate.settings.storage.state_dir)
@@ -122,8 +123,27 @@ def start_panel(gate: GateApp, settings: PanelSettings, *, sync: SyncStatus | No
     url = f"{'https' if settings.tls else 'http'}://{host}:{sock.getsockname()[1]}"
     panel = PanelServer(app, server, sock, thread, url)
     log.info("panel: serving on %s", url)
-    if not panel.services.users.has_admin():
-        token = panel.services.setup.issue()
-        announce(f"gridgate panel: no admin account yet. Open {url}/setup and enter the "
-                 f"one-time setup token {token} (or run `gridgate user add NAME --role admin`).")
+    _offer_setup(panel, settings, announce)
     return panel
+
+
+def _offer_setup(panel: PanelServer, settings: PanelSettings,
+                 announce: Callable[[str], None]) -> None:
+    """Without an admin, store a one-time setup token and say where it is (never the token:
+    what gridgate prints ends up in the journal, which whole groups may read)."""
+    setup = panel.services.setup
+    if panel.services.users.has_admin():
+        setup.revoke()  # also a file a crashed run may have left
+        return
+    try:
+        setup.issue()
+    except OSError as exc:
+        announce(f"gridgate panel: no admin account yet, and the setup token cannot be stored "
+                 f"in {setup.path} ({exc}); create the first admin with "
+                 "`gridgate user add NAME --role admin`.")
+        return
+    minutes = f"{settings.setup_token_minutes:g}"
+    announce(f"gridgate panel: no admin account yet. Open {panel.url}/setup and enter the "
+             f"one-time setup token stored in {setup.path} (readable only by this account; "
+             f"valid for {minutes} minutes, then restart gridgate for a new one), or run "
+             "`gridgate user add NAME --role admin`.")

@@ -17,7 +17,7 @@ from edge.panel.frames import FacesOf, LiveFrames
 from edge.panel.i18n import Translator
 from edge.panel.live import EventHub, LiveItem
 from edge.panel.sessions import SessionStore
-from edge.panel.setup_token import SetupToken
+from edge.panel.setup_token import SetupToken, token_path
 from edge.panel.snapshots import SnapshotStore, ThumbnailCache, thumb_key
 from edge.panel.throttle import LoginThrottle
 from edge.panel.users import UserStore
@@ -149,6 +149,7 @@ class PanelServices:
         for restore in self._restore:
             restore()
         self._restore.clear()
+        self.setup.close()
         self.db.close()
 
 
@@ -183,11 +184,15 @@ def build_services(gate: GateApp, settings: PanelSettings, *, clock: Clock | Non
         trust=lambda: gate.checkpoint.trust, compound_id=gate.settings.gate.compound_id,
         clock=clock, max_hours=settings.visitor_max_hours)
     visitors.ensure_key()
+    hub = EventHub()
+    users.on_revoke = sessions.on_revoke = hub.sessions_changed  # open feeds end at once
     services = PanelServices(
         gate=gate, settings=settings, clock=clock, db=db, users=users, sessions=sessions,
-        throttle=throttle, i18n=i18n, hub=EventHub(), frames=LiveFrames(),
+        throttle=throttle, i18n=i18n, hub=hub, frames=LiveFrames(),
         thumbs=ThumbnailCache(), snapshots=SnapshotStore(state_dir), visitors=visitors,
-        setup=SetupToken(), sync=sync or SyncStatus(), tls=settings.tls,
+        setup=SetupToken(token_path(state_dir), clock=clock,
+                         lifetime=timedelta(minutes=settings.setup_token_minutes)),
+        sync=sync or SyncStatus(), tls=settings.tls,
         config_path=config_path)
     services.attach()
     return services

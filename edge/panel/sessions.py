@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,10 @@ from gate.clock import Clock
 from gate.journal.queries import utc_text
 
 _TOUCH_EVERY = timedelta(seconds=30)  # fewer writes to the SD card than one per request
+
+
+def _nothing() -> None:
+    """No one to tell (a store used outside the panel, e.g. by `gridgate user`)."""
 
 
 def token_hash(token: str) -> str:
@@ -43,6 +48,7 @@ class SessionStore:
         self.clock = clock
         self.lifetime = lifetime
         self.idle = idle
+        self.on_revoke: Callable[[], None] = _nothing  # e.g. end the live feeds of the session
 
     def create(self, user: PanelUser, address: str = "") -> tuple[str, Session]:
         """Start a session; returns the token for the cookie and the session."""
@@ -78,7 +84,7 @@ class SessionStore:
         expires = datetime.fromisoformat(row["expires_at"])
         last_seen = datetime.fromisoformat(row["last_seen_at"])
         if now >= expires or now - last_seen >= self.idle:
-            self.revoke_hash(key)
+            self._delete(key)
             return None
         if now - last_seen >= _TOUCH_EVERY:
             with self.db.write() as db:
@@ -96,6 +102,10 @@ class SessionStore:
 
     def revoke_hash(self, key: str) -> None:
         """End the session with this token hash."""
+        self._delete(key)
+        self.on_revoke()
+
+    def _delete(self, key: str) -> None:
         with self.db.write() as db:
             db.execute("DELETE FROM panel_sessions WHERE token_hash = ?", [key])
 
@@ -103,6 +113,7 @@ class SessionStore:
         """End every session of a user; returns how many there were."""
         with self.db.write() as db:
             cursor = db.execute("DELETE FROM panel_sessions WHERE user_id = ?", [user_id])
+        self.on_revoke()
         return cursor.rowcount
 
     def purge(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -83,6 +84,8 @@ class UserStore:
         self.hasher = hasher or PasswordHasher(type=Type.ID)
         # Verifying against this when the name is unknown makes both cases cost the same time.
         self._dummy_hash = self.hasher.hash("not a password of anybody")
+        # Told after sessions were ended here (the panel ends their live feeds at once).
+        self.on_revoke: Callable[[], None] = lambda: None
 
     def _rows(self, where: str = "1 = 1", params: list[Any] | None = None) -> list[dict]:
         return list(self.db.conn()["panel_users"].rows_where(where, params or [], order_by="id"))
@@ -147,6 +150,7 @@ class UserStore:
             db["panel_users"].update(user.id, {
                 "password_hash": hashed, "password_changed_at": utc_text(self.clock.now())})
             db.execute("DELETE FROM panel_sessions WHERE user_id = ?", [user.id])
+        self.on_revoke()
         return self._require(name)
 
     def remove(self, name: str) -> PanelUser:
@@ -157,6 +161,7 @@ class UserStore:
         with self.db.write() as db:
             db.execute("DELETE FROM panel_sessions WHERE user_id = ?", [user.id])
             db.execute("DELETE FROM panel_users WHERE id = ?", [user.id])
+        self.on_revoke()
         return user
 
     def _require(self, name: str) -> PanelUser:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
@@ -16,13 +20,18 @@ class PanelSettings(Section):
     enabled: bool = Field(False, description="Serve the guards' web panel.")
     host: str = Field(
         "127.0.0.1", min_length=1, max_length=253,
-        description="Address to listen on; '0.0.0.0' lets phones on the gate's network connect "
-        "(then turn on TLS).",
+        description="Address to listen on; '0.0.0.0' lets phones on the gate's network connect. "
+        "Any address other than loopback needs tls = true (or allow_insecure_http = true).",
     )
     port: int = Field(8080, ge=0, le=65535, description="TCP port (0 picks a free one).")
     tls: bool = Field(
         False, description="Serve HTTPS; create a self-signed certificate with "
         "`gridgate panel cert`.",
+    )
+    allow_insecure_http: bool = Field(
+        False, description="Serve plain HTTP on a non-loopback host. Risky: guards' passwords "
+        "and session cookies then cross the network unencrypted, so anyone on that network can "
+        "capture them and open the door. Leave false and use tls = true instead.",
     )
     tls_cert: Path | None = Field(
         None, description="PEM certificate; default <state_dir>/panel/tls.crt when tls is on.",
@@ -48,6 +57,12 @@ class PanelSettings(Section):
     lockout_minutes: float = Field(
         15.0, gt=0, le=24 * 60, description="How long a lockout lasts.",
     )
+    setup_token_minutes: float = Field(
+        60.0, gt=0, le=24 * 60, description="While no admin exists, each start writes a "
+        "one-time setup token to <state_dir>/panel/setup-token (readable only by gridgate's "
+        "account; never logged) that creates the first admin at /setup. It stops working, and "
+        "the file is deleted, after this long or once used.",
+    )
     language: Literal["zh", "en"] = Field(
         "zh", description="Default language of the panel: 'zh' (中文) or 'en' (English).",
     )
@@ -70,3 +85,39 @@ class PanelSettings(Section):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("panel.tls_cert and panel.tls_key go together; set both or neither")
         return self
+
+    @model_validator(mode="after")
+    def _check_plain_http_stays_local(self) -> PanelSettings:
+        if (self.tls or self.allow_insecure_http or is_loopback(self.host)
+                or not _plain_http_check.get()):
+            return self
+        raise ValueError(
+            f"panel.host = {self.host!r} is reachable from the network but panel.tls is off, so "
+            "passwords and session cookies would cross it in plain text; run `gridgate panel "
+            "cert`, then set panel.tls = true (or, accepting that risk, set "
+            "panel.allow_insecure_http = true)")
+
+
+# Off only while `gridgate panel cert` reads the config: the certificate is the fix.
+_plain_http_check: ContextVar[bool] = ContextVar("panel_plain_http_check", default=True)
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # any other name may resolve to a network address
+
+
+@contextmanager
+def plain_http_allowed() -> Iterator[None]:
+    """Read a config whose panel still serves plain HTTP on the network (to make its cert)."""
+    token = _plain_http_check.set(False)
+    try:
+        yield
+    finally:
+        _plain_http_check.reset(token)

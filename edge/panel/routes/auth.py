@@ -23,6 +23,7 @@ from edge.panel.deps import (
 )
 from edge.panel.errors import UserError
 from edge.panel.i18n import LANGUAGES
+from edge.panel.throttle import LoginAttempt
 from edge.panel.users import Role
 from edge.panel.views import cookie_options, language_of, redirect, render, safe_next
 
@@ -49,9 +50,17 @@ def _start_session(request: Request, svc: Services, name: str, target: str) -> R
     return response
 
 
-def _locked(request: Request, svc: Services, seconds: float, **ctx: object) -> HTMLResponse:
+def _wait_text(request: Request, svc: Services, attempt: LoginAttempt) -> str:
     t = svc.i18n.bound(language_of(request))
-    error = t("login.locked", minutes=max(1, math.ceil(seconds / 60)))
+    if attempt.busy:  # refused while other attempts are being checked, not locked
+        return t("login.busy")
+    # Whole seconds first: float noise must not turn 15 minutes into 16.
+    return t("login.locked", minutes=max(1, math.ceil(round(attempt.wait) / 60)))
+
+
+def _locked(request: Request, svc: Services, attempt: LoginAttempt,
+            **ctx: object) -> HTMLResponse:
+    error = _wait_text(request, svc, attempt)
     return render(request, "login.html", {"error": error, **ctx}, status=429)
 
 
@@ -73,19 +82,23 @@ def login(request: Request, svc: Services, _: AnonymousAction,
     """Check name and password under the throttle; start a session on success."""
     address = client_address(request)
     ctx = {"next": safe_next(next), "name": name}
-    wait = svc.throttle.locked_for(name, address)
-    if wait:
-        log.warning("panel login refused for %r from %s: locked out", name, address)
-        return _locked(request, svc, wait, **ctx)
-    user = svc.users.authenticate(name, password)
-    if user is None:
-        wait = svc.throttle.failed(name, address)
-        log.warning("panel login failed for %r from %s", name, address)
-        if wait:
-            return _locked(request, svc, wait, **ctx)
-        t = svc.i18n.bound(language_of(request))
-        return render(request, "login.html", {"error": t("login.failed"), **ctx}, status=401)
-    svc.throttle.succeeded(name, address)
+    # The try is reserved before the slow password check, so parallel guesses cannot all
+    # pass the lockout test before any of them is counted.
+    with svc.throttle.attempt(name, address) as attempt:
+        if attempt.wait:
+            log.warning("panel login refused for %r from %s: %s", name, address,
+                        "other attempts being checked" if attempt.busy else "locked out")
+            return _locked(request, svc, attempt, **ctx)
+        user = svc.users.authenticate(name, password)
+        if user is None:
+            attempt.failed()
+            log.warning("panel login failed for %r from %s", name, address)
+            if attempt.wait:
+                return _locked(request, svc, attempt, **ctx)
+            t = svc.i18n.bound(language_of(request))
+            return render(request, "login.html", {"error": t("login.failed"), **ctx},
+                          status=401)
+        attempt.succeeded()
     log.info("panel login: %s (%s) from %s", user.name, user.role, address)
     return _start_session(request, svc, user.name, next)
 
@@ -99,10 +112,19 @@ def logout(request: Request, svc: Services, session: GuardAction) -> Response:
     return response
 
 
+def _setup_closed(svc: Services) -> bool:
+    """True when the setup form is over: an admin exists or no token waits (expired, used)."""
+    if svc.users.has_admin():
+        if svc.setup.active:  # made with `gridgate user add` meanwhile: spend the token
+            svc.setup.revoke()
+        return True
+    return not svc.setup.active
+
+
 @router.get("/setup", response_class=HTMLResponse)
 def setup_page(request: Request, svc: Services) -> Response:
     """The first-admin form, while a setup token waits and no admin exists."""
-    if svc.users.has_admin() or not svc.setup.active:
+    if _setup_closed(svc):
         return redirect("/login")
     return render(request, "setup.html", {"name": ""})
 
@@ -114,18 +136,19 @@ def setup(request: Request, svc: Services, _: AnonymousAction,
           password: Annotated[str, Form(max_length=1024)],
           password2: Annotated[str, Form(max_length=1024)]) -> Response:
     """Create the first admin with the one-time setup token, then spend the token."""
-    if svc.users.has_admin() or not svc.setup.active:
+    if _setup_closed(svc):
         return redirect("/login")
     address = client_address(request)
     t = svc.i18n.bound(language_of(request))
-    if svc.throttle.locked_for(_SETUP_ACCOUNT, address):
-        return render(request, "setup.html", {"error": t("login.locked", minutes=15),
-                                              "name": name}, status=429)
-    if not svc.setup.matches(token):
-        svc.throttle.failed(_SETUP_ACCOUNT, address)
-        log.warning("panel setup: wrong token from %s", address)
-        return render(request, "setup.html", {"error": t("setup.bad_token"), "name": name},
-                      status=401)
+    with svc.throttle.attempt(_SETUP_ACCOUNT, address) as attempt:
+        if attempt.wait:
+            return render(request, "setup.html", {
+                "error": _wait_text(request, svc, attempt), "name": name}, status=429)
+        if not svc.setup.matches(token):
+            attempt.failed()
+            log.warning("panel setup: wrong token from %s", address)
+            return render(request, "setup.html", {"error": t("setup.bad_token"),
+                                                  "name": name}, status=401)
     if password != password2:
         return render(request, "setup.html", {"error": t("password.mismatch"), "name": name},
                       status=400)
@@ -164,15 +187,16 @@ def change_password(request: Request, svc: Services, session: GuardAction,
     """Change one's own password (the current one is asked); ends every session."""
     t = svc.i18n.bound(language_of(request))
     address = client_address(request)
-    wait = svc.throttle.locked_for(session.user.name, address)
-    if wait:
-        return render(request, "account.html", {
-            "session": session, "error": t("login.locked", minutes=max(1, math.ceil(wait / 60)))},
-            status=429)
-    if svc.users.authenticate(session.user.name, current) is None:
-        svc.throttle.failed(session.user.name, address)
-        return render(request, "account.html", {"session": session,
-                                                "error": t("account.wrong_current")}, status=400)
+    with svc.throttle.attempt(session.user.name, address) as attempt:
+        if attempt.wait:
+            return render(request, "account.html", {
+                "session": session, "error": _wait_text(request, svc, attempt)},
+                status=429)
+        if svc.users.authenticate(session.user.name, current) is None:
+            attempt.failed()
+            return render(request, "account.html", {
+                "session": session, "error": t("account.wrong_current")}, status=400)
+        attempt.succeeded()
     if password != password2:
         return render(request, "account.html", {"session": session,
                                                 "error": t("password.mismatch")}, status=400)

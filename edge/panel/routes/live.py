@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingRes
 from starlette.concurrency import run_in_threadpool
 
 from edge.panel.deps import GuardView, Services
-from edge.panel.live import LiveItem
+from edge.panel.live import SESSIONS_CHANGED, LiveItem
 from edge.panel.lookup import open_alert_count
 from edge.panel.models import PassageOut
 from edge.panel.routes.door import REASONS, door_states
@@ -23,6 +24,7 @@ from edge.panel.views import fragment, render
 log = logging.getLogger(__name__)
 router = APIRouter()
 KEEPALIVE_S = 15.0
+SESSION_CHECK_S = 2.0  # how often an open stream re-checks its session
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -59,25 +61,41 @@ def _payload(request: Request, svc: PanelServices, item: LiveItem) -> dict[str, 
 
 @router.get("/api/events")
 async def events(request: Request, svc: Services, session: GuardView) -> StreamingResponse:
-    """Passages, alerts and door changes as they are journaled (text/event-stream)."""
+    """Passages, alerts and door changes as they are journaled (text/event-stream); the stream
+    ends within SESSION_CHECK_S of its session ending, however busy the gate is."""
+
+    async def alive() -> bool:
+        # Database work runs in the thread pool: the event loop never waits on it.
+        return await run_in_threadpool(svc.sessions.get_by_hash, session.token_hash) is not None
 
     async def stream() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
         yield "retry: 2000\n\n"
         async with svc.hub.subscribe() as sub:
             yield ": subscribed\n\n"
+            checked = sent = loop.time()
             while True:
-                try:
-                    item = await sub.get(KEEPALIVE_S)
-                except TimeoutError:
-                    # A logout or password change elsewhere must also end open streams.
-                    # (Database work runs in the thread pool: the event loop never waits on it.)
-                    if await run_in_threadpool(svc.sessions.get_by_hash,
-                                               session.token_hash) is None:
+                # A removed account, a logout or a password change (here or by `gridgate user`
+                # in another process) must end the feed even while events keep coming.
+                if loop.time() - checked >= SESSION_CHECK_S:
+                    if not await alive():
                         break
+                    checked = loop.time()
+                if loop.time() - sent >= KEEPALIVE_S:
                     yield ": keepalive\n\n"
+                    sent = loop.time()
+                due = min(checked + SESSION_CHECK_S, sent + KEEPALIVE_S)
+                try:
+                    item = await sub.get(max(0.01, due - loop.time()))
+                except TimeoutError:
                     continue
                 if item is None:
                     break
+                if item.kind == SESSIONS_CHANGED:
+                    if not await alive():
+                        break
+                    checked = loop.time()
+                    continue
                 try:
                     payload = await run_in_threadpool(_payload, request, svc, item)
                     data = json.dumps(payload, ensure_ascii=False)
@@ -85,6 +103,7 @@ async def events(request: Request, svc: Services, session: GuardView) -> Streami
                     log.exception("panel: cannot render live item %s", item.kind)
                     continue
                 yield f"event: {item.kind}\ndata: {data}\n\n"
+                sent = loop.time()
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={**_NO_STORE, "X-Accel-Buffering": "no"})

@@ -159,3 +159,31 @@ def test_throttle_forgets_failures_outside_the_window() -> None:
         throttle.failed("alice", "10.0.0.1")
         now[0] += 61
     assert throttle.locked_for("alice", "10.0.0.1") == 0
+
+
+def test_throttle_counts_attempts_still_being_checked() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(account_failures=2, address_failures=100, window_s=600,
+                             lockout_s=900, monotonic=lambda: now[0])
+    first, second = throttle.attempt("alice", "10.0.0.1"), throttle.attempt("Alice", "10.0.0.2")
+    assert first.wait == second.wait == 0
+    third = throttle.attempt("alice", "10.0.0.3")  # both slots are being checked
+    assert third.busy and third.wait > 0
+    third.failed()  # refused attempts record nothing
+    first.release()  # no outcome (e.g. the request broke off): the slot is free again
+    with throttle.attempt("alice", "10.0.0.4") as fourth:
+        assert fourth.wait == 0
+        assert fourth.failed() == 0
+    assert second.failed() == pytest.approx(900)  # the second failure locks the account
+    locked = throttle.attempt("alice", "10.0.0.5")
+    assert locked.wait == pytest.approx(900) and not locked.busy
+    with throttle.attempt("bob", "10.0.0.1") as other:
+        assert other.wait == 0
+        other.succeeded()
+    now[0] += 901
+    with throttle.attempt("alice", "10.0.0.1") as later:
+        assert later.wait == 0
+        later.succeeded()
+        later.release()  # settled already: nothing more happens
+    with throttle.attempt("alice", "10.0.0.1") as again:
+        assert again.wait == 0

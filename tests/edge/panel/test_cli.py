@@ -93,3 +93,20 @@ def test_panel_cert_writes_a_certificate_for_the_gate(tmp_path: Path) -> None:
     kept_info = json.loads(kept.output)
     assert kept_info["created"] is False and kept_info["sha256"] == info["sha256"]
     assert info["created"] is True
+
+
+def test_panel_cert_fixes_a_network_panel_without_tls(tmp_path: Path) -> None:
+    """The config error for a network address without TLS says to run `gridgate panel cert`:
+    that command works on such a config, and the gate then starts with tls = true."""
+    config = gate_config(tmp_path)
+    config["panel"] = {"enabled": True, "host": "0.0.0.0"}
+    path = tmp_path / "gridgate.toml"
+    path.write_text(tomli_w.dumps(config))
+    refused = CliRunner().invoke(user, ["list", "-c", str(path)])
+    assert refused.exit_code == 2 and "gridgate panel cert" in refused.output
+    made = CliRunner().invoke(panel_group, ["cert", "-c", str(path), "--json"])
+    assert made.exit_code == 0, made.output
+    assert Path(json.loads(made.output)["certificate"]).exists()
+    config["panel"]["tls"] = True
+    path.write_text(tomli_w.dumps(config))
+    assert CliRunner().invoke(user, ["list", "-c", str(path)]).exit_code == 0

@@ -33,3 +33,25 @@ def test_bad_values_name_the_key(tmp_path: Path, panel: dict[str, Any], says: st
     with pytest.raises(SettingsError) as caught:
         parse_settings(with_panel(tmp_path, **panel), "gridgate.toml")
     assert says in str(caught.value)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "gate.local"])
+def test_a_network_address_without_tls_is_refused(tmp_path: Path, host: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(with_panel(tmp_path, enabled=True, host=host), "gridgate.toml")
+    said = str(caught.value)
+    assert f"panel.host = {host!r}" in said and "plain text" in said
+    assert "gridgate panel cert" in said and "panel.tls = true" in said
+    assert "panel.allow_insecure_http = true" in said
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "localhost"])
+def test_loopback_without_tls_is_fine(tmp_path: Path, host: str) -> None:
+    assert parse_settings(with_panel(tmp_path, host=host)).panel.host == host
+
+
+def test_a_network_address_with_tls_or_the_explicit_opt_in(tmp_path: Path) -> None:
+    with_tls = parse_settings(with_panel(tmp_path, host="0.0.0.0", tls=True)).panel
+    assert with_tls.tls and not with_tls.allow_insecure_http
+    insecure = parse_settings(with_panel(tmp_path, host="0.0.0.0", allow_insecure_http=True))
+    assert insecure.panel.host == "0.0.0.0" and not insecure.panel.tls

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import cv2
 import httpx
 import numpy as np
+import pytest
 import tomli_w
 
 from tests.edge.panel.conftest import ADMIN_PASSWORD, CSRF_META, gate_config
@@ -30,16 +35,52 @@ def camera_folder(root: Path) -> Path:
     return folder
 
 
-def wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    assert process.stderr is not None
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if text in line:
-            return line
-        if not line and process.poll() is not None:
-            break
-    raise AssertionError(f"gridgate run never said {text!r} (exit {process.poll()})")
+class Stderr:
+    """A child's standard error, read line by line on a thread: a wait keeps its deadline even
+    when the child goes quiet, and the pipe never fills up and stalls the child."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self.process = process
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)  # the child closed it (usually: it exited)
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        """The first line containing `text`; AssertionError after `timeout` s or at its end."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                self.lines.put(None)  # later waits see the end too
+                break
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"the process never said {text!r} within {timeout} s "
+                             f"(exit {self.process.poll()}); last lines: {self.seen[-5:]}")
+
+
+def test_a_wait_for_a_line_keeps_its_deadline_when_the_child_is_silent() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(8)"],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        started = time.monotonic()
+        with pytest.raises(AssertionError, match="never said 'hello' within 0.5 s"):
+            Stderr(process).wait_for("hello", timeout=0.5)
+        assert time.monotonic() - started < 2.0
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_run_serves_the_panel_and_prints_a_setup_token(tmp_path: Path) -> None:
@@ -56,9 +97,12 @@ def test_run_serves_the_panel_and_prints_a_setup_token(tmp_path: Path) -> None:
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        line = wait_for_line(process, "setup token")
+        line = Stderr(process).wait_for("setup token")
         assert f"http://127.0.0.1:{port}/setup" in line
-        token = line.split("setup token ")[1].split()[0]
+        token_file = tmp_path / "state" / "panel" / "setup-token"
+        assert str(token_file) in line and stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        token = token_file.read_text().strip()
+        assert token not in line  # the journal never holds the token
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
             assert client.get("/login").headers["location"] == "/setup"
             csrf = CSRF_META.search(client.get("/setup").text).group(1)  # type: ignore[union-attr]
@@ -67,6 +111,7 @@ def test_run_serves_the_panel_and_prints_a_setup_token(tmp_path: Path) -> None:
                                                   "password2": ADMIN_PASSWORD,
                                                   "csrf_token": csrf})
             assert created.status_code == 303
+            assert not token_file.exists()
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 readers = client.get("/api/health").json()["readers"]
@@ -107,7 +152,7 @@ def test_the_gate_runs_on_when_the_panel_cannot_listen(tmp_path: Path) -> None:
              str(path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
-            line = wait_for_line(process, "panel is not served")
+            line = Stderr(process).wait_for("panel is not served")
             assert "cannot listen" in line and "panel.port" in line
             time.sleep(1.0)
             assert process.poll() is None, "the gate keeps running without its panel"

@@ -93,7 +93,8 @@ def test_setup_token_live_feed_camera_and_health(gate: GateApp, tmp_path: Path) 
                          announce=said.append)
     try:
         assert server.url.startswith("http://127.0.0.1:") and len(said) == 1
-        token = said[0].split("setup token ")[1].split()[0]
+        token = server.services.setup.path.read_text().strip()
+        assert str(server.services.setup.path) in said[0] and token not in said[0]
         with httpx.Client(base_url=server.url) as client:
             csrf = CSRF_META.search(client.get("/setup").text).group(1)  # type: ignore[union-attr]
             created = client.post("/setup", data={"token": token, "name": "root",
