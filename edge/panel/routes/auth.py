@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -62,6 +63,9 @@ def _locked(request: Request, svc: Services, attempt: LoginAttempt,
             **ctx: object) -> HTMLResponse:
     error = _wait_text(request, svc, attempt)
     return render(request, "login.html", {"error": error, **ctx}, status=429)
+
+
+_SETUP_LOCK = threading.Lock()
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -152,11 +156,15 @@ def setup(request: Request, svc: Services, _: AnonymousAction,
     if password != password2:
         return render(request, "setup.html", {"error": t("password.mismatch"), "name": name},
                       status=400)
-    try:
-        svc.users.add(name, Role.ADMIN, password)
-    except UserError as exc:
-        return render(request, "setup.html", {"error": str(exc), "name": name}, status=400)
-    svc.setup.revoke()
+    # One first admin per token: two requests holding the token must not both get through.
+    with _SETUP_LOCK:
+        if _setup_closed(svc) or not svc.setup.matches(token):
+            return redirect("/login")
+        try:
+            svc.users.add(name, Role.ADMIN, password)
+        except UserError as exc:
+            return render(request, "setup.html", {"error": str(exc), "name": name}, status=400)
+        svc.setup.revoke()
     log.warning("panel setup: first admin %r created from %s", name, address)
     return _start_session(request, svc, name, "/users")
 

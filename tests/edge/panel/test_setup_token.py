@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import stat
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,5 +122,29 @@ def test_an_admin_made_with_the_cli_spends_the_waiting_token(gate: GateApp) -> N
         with httpx.Client(base_url=server.url) as client:
             assert client.get("/setup").headers["location"] == "/login"
         assert not path.exists() and not server.services.setup.active
+    finally:
+        server.stop()
+
+
+def test_parallel_requests_with_the_token_create_one_admin(gate: GateApp) -> None:
+    server = start_panel(gate, PanelSettings(port=0), hasher=fast_hasher(),
+                         announce=lambda _: None)
+    try:
+        token = token_file(gate).read_text().strip()
+        clients = [httpx.Client(base_url=server.url) for _ in range(6)]
+        forms = []
+        for i, client in enumerate(clients):
+            csrf = CSRF_META.search(client.get("/setup").text)
+            forms.append({"token": token, "name": f"root{i}", "password": ADMIN_PASSWORD,
+                          "password2": ADMIN_PASSWORD,
+                          "csrf_token": csrf.group(1) if csrf else ""})
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = list(pool.map(lambda cf: cf[0].post("/setup", data=cf[1]),
+                                    zip(clients, forms, strict=True)))
+        for client in clients:
+            client.close()
+        assert sum(a.headers.get("location") == "/users" for a in answers) == 1
+        admins = [u for u in server.services.users.list() if u.role.value == "admin"]
+        assert len(admins) == 1
     finally:
         server.stop()
