@@ -123,8 +123,9 @@ class GateApp:
         faces = self.settings.faces
         self.face_gallery = FaceGallery(self.db)
         self.face_pool = EncoderPool(faces.encode_workers) if faces.encode_workers else None
-        snapshots = UnknownFaceSnapshots(self.settings.storage.state_dir, self.db,
-                                         keep_days=faces.unknown_snapshot_days)
+        # A connection of its own: readers save snapshots while the journal writes on self.db.
+        snapshots = self.face_snapshots = UnknownFaceSnapshots.open(
+            self.settings.storage.state_dir, self.db_path, keep_days=faces.unknown_snapshot_days)
         for reader_id, pipeline in self.pipelines.items():
             pipeline.faces = FacePassages(
                 self.readers[reader_id], checkpoint=self.checkpoint, clock=self.clock,
@@ -258,6 +259,9 @@ class GateApp:
             self.face_pool = None
         if getattr(self, "_faces_sync_db", None) is not None:
             self._faces_sync_db.close()
+        if getattr(self, "face_snapshots", None) is not None:
+            self.face_snapshots.close()  # type: ignore[union-attr]
+            self.face_snapshots = None
         self.db.close()
 
     def __enter__(self) -> GateApp:

@@ -3,8 +3,9 @@
 - A face alone: once its votes settle, the person (or "unknown") is decided on, once per face
   and once per `repeat_s` per person; an unknown face's snapshot is kept for a few days.
 - A pass whose colour requires the holder's face (policy.face_match_required) or a live face
-  (policy.liveness_required) waits up to `pass_wait_s` for the faces in view: the holder's face
-  settles the binding; otherwise the best other face is a mismatch, no face a 'face missing'.
+  (policy.liveness_required) waits up to `pass_wait_s` for the faces in view: the holder's face,
+  confirmed by an encoding of the deciding frame, settles the binding; otherwise another
+  enrolled face or a settled stranger's face is a mismatch, no face a 'face missing'.
 - Faces in view while a pass is decided belong to that passage and are not decided again.
 """
 
@@ -32,7 +33,9 @@ from vision.faces.watch import FaceView, FaceWatch
 from vision.facts import Frame
 
 log = logging.getLogger(__name__)
-UNKNOWN = "\0unknown"  # key of unknown faces in the repeat memory; never a person id
+# Key of unknown faces in the repeat memory, and the face_person_id of a stranger presenting a
+# pass that needs its holder's face (so the rules deny it as a mismatch); never a person id.
+UNKNOWN = "\0unknown"
 
 
 def open_set_rule(faces: FacesSettings) -> OpenSetRule:
@@ -138,20 +141,29 @@ class FacePassages:
 
     def _try_pass(self, pending: _PendingPass, mono: float) -> Outcome | None:
         faces = self._followed()
-        holder = next((t for t in faces if pending.holder is not None
-                       and t.person_id() == pending.holder), None)
+        named = [t for t in faces if pending.holder is not None
+                 and t.person_id() == pending.holder]
+        # The face bound to the pass is the one seen now: a track named after the holder
+        # earlier may since have been taken over by someone stepping into the same spot.
+        holder = next((t for t in named
+                       if not pending.needs_face or self._verified(t, pending.holder)), None)
         waited = mono - pending.since
         limit = max(self.pass_wait_s, self.liveness_wait_s if pending.needs_live else 0.0)
         final = waited >= limit
         if pending.needs_face and holder is None and not final:
             return None
-        candidate = holder or next((t for t in faces if t.person_id() is not None), None)
-        if candidate is None and faces:
-            candidate = faces[0]
+        # Faces named after the holder but not confirmed now prove nothing either way.
+        others = [t for t in faces if t not in named]
+        candidate = holder or next((t for t in others if t.person_id() is not None), None)
+        if candidate is None and others:
+            candidate = others[0]
         if pending.needs_live and not final and (candidate is None
                                                  or candidate.liveness.live is not True):
             return None
         person_id = candidate.person_id() if candidate is not None else None
+        if (person_id is None and pending.needs_face and candidate is not None
+                and candidate.settled(mono)):
+            person_id = UNKNOWN  # a stranger's face presents the pass: not its holder's
         snapshot = None
         if pending.needs_face and person_id != pending.holder and self._frame is not None:
             snapshot = self._snapshot()  # evidence of a pass in someone else's hand
@@ -168,6 +180,10 @@ class FacePassages:
         if pending.holder is not None:
             self._recent[pending.holder] = (mono, outcome.decision.granted)
         return outcome
+
+    def _verified(self, track: Track, holder: str | None) -> bool:
+        """True when the face of `track` in the current frame is the pass holder's."""
+        return self._frame is not None and self.watch.verify(track, self._frame) == holder
 
     # -- faces alone --------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from sqlite_utils import Database
 
+from gate.store import open_database
 from vision.faces.gallery import FaceGallery
 
 log = logging.getLogger(__name__)
@@ -25,15 +26,34 @@ PRUNE_EVERY = timedelta(hours=1)
 
 
 class UnknownFaceSnapshots:
-    """A JPEG of the scene when an unknown face is turned away, forgotten after `keep_days`."""
+    """A JPEG of the scene when an unknown face is turned away, forgotten after `keep_days`.
+
+    Readers save from their own threads while the journal writes on the gate's connection, so
+    the gate gives this class a connection of its own (`open`): sqlite3 transactions on one
+    shared connection from two threads interleave and fail.
+    """
 
     def __init__(self, state_dir: Path, db: Database, *, keep_days: int) -> None:
         self.state_dir = Path(state_dir)
         self.db = db
         self.keep_days = keep_days
         FaceGallery(db)  # the table lives with the gallery's migrations
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the readers of one gate share this object
         self._last_prune: datetime | None = None
+        self._owns_db = False
+
+    @classmethod
+    def open(cls, state_dir: Path, db_path: Path, *, keep_days: int) -> UnknownFaceSnapshots:
+        """Snapshots written through a new connection to `db_path`; close() closes it."""
+        snapshots = cls(state_dir, open_database(db_path), keep_days=keep_days)
+        snapshots._owns_db = True
+        return snapshots
+
+    def close(self) -> None:
+        """Close the connection if this object opened it."""
+        if self._owns_db:
+            self.db.close()
+            self._owns_db = False
 
     def save(self, image: np.ndarray, when: datetime) -> str | None:
         """Store the image; its reference, or None when snapshots are off or the disk refuses."""
@@ -48,13 +68,25 @@ class UnknownFaceSnapshots:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data.tobytes())
-            with self._lock, self.db.atomic():
-                self.db["face_snapshots"].insert({"ref": ref,
-                                                   "taken_at": when.astimezone(UTC).isoformat()})
+            self._write("INSERT INTO face_snapshots (ref, taken_at) VALUES (?, ?)",
+                        [ref, when.astimezone(UTC).isoformat()])
         except (OSError, sqlite3.Error) as exc:
             log.error("snapshot of an unknown face not kept: %s", exc)
             return None
         return ref
+
+    def _write(self, sql: str, params: list[str]) -> None:
+        # IMMEDIATE: the write lock is awaited (busy_timeout) up front; a deferred transaction
+        # would fail at once if another connection committed between its read and its write.
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute(sql, params)
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.conn.rollback()
+                raise
 
     def prune(self, now: datetime, *, force: bool = False) -> int:
         """Delete snapshots older than `keep_days` (at most hourly unless forced); how many."""
@@ -62,8 +94,9 @@ class UnknownFaceSnapshots:
             return 0
         self._last_prune = now
         cutoff = (now - timedelta(days=self.keep_days)).astimezone(UTC).isoformat()
-        rows = self.db.execute("SELECT ref FROM face_snapshots WHERE taken_at < ?",
-                               [cutoff]).fetchall()
+        with self._lock:
+            rows = self.db.execute("SELECT ref FROM face_snapshots WHERE taken_at < ?",
+                                   [cutoff]).fetchall()
         removed = 0
         for (ref,) in rows:
             try:
@@ -71,7 +104,6 @@ class UnknownFaceSnapshots:
             except OSError as exc:
                 log.error("cannot delete old snapshot %s: %s", ref, exc)
                 continue
-            with self._lock, self.db.atomic():
-                self.db.execute("DELETE FROM face_snapshots WHERE ref = ?", [ref])
+            self._write("DELETE FROM face_snapshots WHERE ref = ?", [ref])
             removed += 1
         return removed

@@ -10,6 +10,7 @@ import pytest
 
 from edge.bench.faces import still_scene
 from gate.store import open_database
+from tests.vision.faces.scenes import head, scene
 from vision.faces.detect import FaceDetector
 from vision.faces.encode import encode_chip
 from vision.faces.gallery import FaceGallery
@@ -17,7 +18,7 @@ from vision.faces.identify import Identifier, OpenSetRule
 from vision.faces.motion import MotionGate
 from vision.faces.pool import EncoderPool
 from vision.faces.track import FaceTracker
-from vision.faces.watch import FaceWatch
+from vision.faces.watch import FaceView, FaceWatch
 from vision.facts import Frame
 
 pytest_plugins = ["tests.vision.faces.fixtures"]
@@ -82,3 +83,57 @@ def test_a_worker_process_computes_the_same_encoding(clip: list[np.ndarray],
         assert future is not None
         assert pool.try_submit(chip) is None  # one worker, already busy
         assert np.allclose(future.result(timeout=60), encode_chip(chip))
+
+
+def play(watch: FaceWatch, frames: list[np.ndarray], start: int) -> list[FaceView]:
+    """Frames at 30 fps from frame number `start`; the view of each."""
+    return [watch.observe(Frame(image, start + i, (start + i) / FPS))
+            for i, image in enumerate(frames)]
+
+
+@pytest.fixture(scope="module")
+def heads(faces_data: Path) -> dict[str, np.ndarray]:
+    return {"p-lin": head(faces_data, "lin-manuel-miranda.png"),
+            "p-alex": head(faces_data, "alex-lacamoire.png")}
+
+
+@pytest.mark.slow
+def test_someone_stepping_into_a_settled_face_s_place_is_a_new_face(
+        gallery: FaceGallery, encoder, heads: dict[str, np.ndarray]) -> None:
+    """Alex takes Lin's exact spot with no gap: the periodic re-check finds him, restarts the
+    track (new id, no liveness carried over) and identifies him."""
+    watch = watch_for(gallery, encoder, recheck_s=0.5)
+    lin = play(watch, [scene(heads["p-lin"], jitter=i % 3) for i in range(30)], 0)
+    (track,) = lin[-1].faces
+    lin_id, lin_liveness = track.track_id, track.liveness
+    assert track.person_id() == "p-lin" and track.settled(29 / FPS)
+    alex = play(watch, [scene(heads["p-alex"], jitter=i % 3) for i in range(24)], 30)
+    (now,) = alex[-1].faces
+    assert now.track_id != lin_id and now.person_id() == "p-alex"
+    assert now.liveness is not lin_liveness and not now.used
+    # Found by the re-check due 0.5 s after Lin's last encoding, not later.
+    changed = next(i for i, view in enumerate(alex) if view.faces[0].track_id != lin_id)
+    assert changed <= 0.5 * FPS
+
+
+@pytest.mark.slow
+def test_a_face_that_jumps_is_checked_at_once(gallery: FaceGallery, encoder,
+                                              heads: dict[str, np.ndarray]) -> None:
+    watch = watch_for(gallery, encoder, recheck_s=5.0)
+    lin = play(watch, [scene(heads["p-lin"]) for _ in range(10)], 0)
+    lin_id = lin[-1].faces[0].track_id
+    # Alex 55 px lower right: still overlapping Lin's box, but no face moves that far in 1/30 s.
+    alex = play(watch, [scene(heads["p-alex"], at=(255, 355))], 10)
+    assert alex[0].faces[0].track_id != lin_id
+
+
+@pytest.mark.slow
+def test_a_track_does_not_survive_an_empty_scene(gallery: FaceGallery, encoder,
+                                                 heads: dict[str, np.ndarray]) -> None:
+    watch = watch_for(gallery, encoder, recheck_s=5.0)
+    lin = play(watch, [scene(heads["p-lin"], jitter=i % 3) for i in range(30)], 0)
+    lin_id = lin[-1].faces[0].track_id
+    play(watch, [scene(None) for _ in range(15)], 30)  # nobody for 0.5 s
+    alex = play(watch, [scene(heads["p-alex"], jitter=i % 3) for i in range(3)], 45)
+    assert [v.faces[0].track_id != lin_id for v in alex] == [True, True, True]
+    assert alex[-1].faces[0].person_id() == "p-alex"
