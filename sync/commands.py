@@ -3,7 +3,13 @@
 Write access to the broker alone must never open a door, so a command is obeyed only when it
 is signed by a platform key (checked before this module sees it), addressed to this compound
 and gate, inside its short validity window, and carries a nonce never seen before (nonces are
-kept in the database until well after their command expired, so a restart allows no replay).
+kept in the database for a week after their command expired, so a restart allows no replay).
+
+Nonce memory alone trusts the wall clock, and a Pi without a real-time clock can boot with an
+old time. So the newest `issued_at` ever obeyed is kept too (a high-water mark): a command
+issued more than the allowed skew before it is refused, and so is every command while the
+gate's clock is behind it. The same nonce with the same command id is a QoS 1 redelivery of a
+command already handled: acknowledged quietly, without a second result.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -30,6 +36,8 @@ from sync.schema import immediate
 log = logging.getLogger(__name__)
 
 LEEWAY = timedelta(seconds=30)  # clock difference tolerated between platform and gate
+NONCE_KEEP = timedelta(days=7)  # as long as a persistent broker session may redeliver
+_HIGH_WATER = "command_high_water_us"  # sync_counters: newest issued_at obeyed, unix µs
 
 
 class Action(StrEnum):
@@ -74,6 +82,7 @@ class Verdict:
     accepted: bool
     reason: str
     forged: bool = False  # deserves an alert: someone tried to misuse the channel
+    duplicate: bool = False  # a redelivery of a command handled before: no second result
 
 
 class Commands:
@@ -113,6 +122,19 @@ class Commands:
         now = self.clock.now()
         if c.compound_id != self.compound_id or c.gate_id != self.gate_id:
             return Verdict(False, f"addressed to {c.compound_id}/{c.gate_id}", forged=True)
+        seen = self.db.execute("SELECT command_id FROM sync_nonces WHERE nonce = ?",
+                               [c.nonce]).fetchone()
+        if seen is not None:
+            if seen[0] == c.command_id:
+                return Verdict(False, "delivered again; handled before", duplicate=True)
+            return Verdict(False, "nonce seen before: a replay", forged=True)
+        high = self._high_water()
+        if high is not None and c.issued_at < high - LEEWAY:
+            return Verdict(False, f"issued before the newest command obeyed ({high.isoformat()})"
+                                  ": a replay", forged=True)
+        if high is not None and now < high - LEEWAY:
+            return Verdict(False, f"the gate's clock ({now.isoformat()}) is behind the newest "
+                                  f"command obeyed ({high.isoformat()}); set the clock")
         if c.expires_at <= c.issued_at:
             return Verdict(False, "expires before it was issued")
         if c.expires_at - c.issued_at > self.max_lifetime:
@@ -136,16 +158,24 @@ class Commands:
         now = self.clock.now()
         try:
             with immediate(self.db):
-                self.db.execute("DELETE FROM sync_nonces WHERE expires_at < ?",
-                                [utc_text(now - LEEWAY)])
+                self.db.execute("DELETE FROM sync_nonces WHERE expires_at < ?", [utc_text(now)])
                 self.db.execute(
                     "INSERT INTO sync_nonces (nonce, command_id, expires_at, seen_at) "
                     "VALUES (?, ?, ?, ?)",
-                    [c.nonce, c.command_id, utc_text(c.expires_at + 2 * LEEWAY),
+                    [c.nonce, c.command_id, utc_text(c.expires_at + NONCE_KEEP),
                      utc_text(now)])
+                self.db.execute(
+                    "INSERT INTO sync_counters (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                    "DO UPDATE SET value = max(value, excluded.value)",
+                    [_HIGH_WATER, _micros(c.issued_at)])
         except sqlite3.IntegrityError:
             return False
         return True
+
+    def _high_water(self) -> datetime | None:
+        row = self.db.execute("SELECT value FROM sync_counters WHERE name = ?",
+                              [_HIGH_WATER]).fetchone()
+        return None if row is None else datetime.fromtimestamp(row[0] / 1e6, UTC)
 
     def _execute(self, c: Command, controls: GateControls, actor: str,
                  reason: str) -> Verdict:
@@ -161,3 +191,7 @@ class Commands:
         for door in doors:
             door.set_mode(mode, seconds=c.seconds, actor=actor, reason=reason)
         return Verdict(True, f"{len(doors)} door(s) now {mode.value}")
+
+
+def _micros(at: datetime) -> int:
+    return round(at.timestamp() * 1e6)

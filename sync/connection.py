@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -184,6 +186,8 @@ def open_session(options: BrokerOptions, protocol: str, *, will: Will | None,
         client.on_message = lambda c, u, m: on_message(session, m)
     if on_publish is not None:
         client.on_publish = lambda c, u, mid, reason, p: on_publish(session, mid, _code(reason))
+        if protocol == V5:
+            _read_refusals_paho_rejects(client)
     client.connect_timeout = options.connect_timeout_s
     properties = None
     if protocol == V5:
@@ -202,6 +206,33 @@ def open_session(options: BrokerOptions, protocol: str, *, will: Will | None,
         return session
     client.loop_start()
     return session
+
+
+def _read_refusals_paho_rejects(client: mqtt.Client) -> None:
+    """Let a PUBACK with a reason code paho does not know reach `on_publish`.
+
+    Mosquitto answers a publish over its message_size_limit with PUBACK 0x95 (packet too large),
+    which MQTT 5 does not list for PUBACK, so paho calls the packet malformed and drops the
+    connection: the one message-specific piece of evidence would be lost. This reads it.
+    """
+    original = client._handle_pubackcomp
+
+    def handle(cmd: str) -> MQTTErrorCode:
+        try:
+            return original(cmd)  # type: ignore[arg-type]
+        except MalformedPacket:
+            packet = client._in_packet["packet"]
+            if cmd != "PUBACK" or len(packet) < 3:
+                raise
+            mid, code = struct.unpack("!H", packet[:2])[0], packet[2]
+            reason = ReasonCode(PacketTypes.PUBACK)
+            reason.value = code  # the name table lacks it; only the number is used
+            with client._out_message_mutex:
+                if mid in client._out_messages:
+                    return client._do_on_publish(mid, reason, Properties(PacketTypes.PUBACK))
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    client._handle_pubackcomp = handle  # type: ignore[method-assign]
 
 
 def close_session(session: Session, timeout: float = 2.0) -> None:

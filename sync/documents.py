@@ -295,9 +295,12 @@ class Documents:
             keys = [_trusted(e) for e in entries]
         except Exception as exc:  # bad base64, wrong length, kid not matching its key
             raise DocumentError(f"trust list entry is invalid: {exc}") from None
-        if not any(k.scope in SIGNER_SCOPES for k in keys):
-            raise DocumentError("the trust list would hold no key that may sign platform data; "
-                                "refused so the gate cannot be locked out")
+        now = self.clock.now()
+        if not any(k.scope in SIGNER_SCOPES and (k.not_after is None or k.not_after > now)
+                   for k in keys):
+            raise DocumentError("the trust list would hold no key that may sign platform data "
+                                "now (none, or all past not_after); refused so the gate cannot "
+                                "be locked out")
         if self.targets.set_trust is not None:
             self._after.append(lambda: self._install_trust(keys))
         return TrustSnapshot(keys=entries).model_dump_json()

@@ -166,3 +166,20 @@ def bury(db: Database, row: OutboxRow, sink: str, error: str, when: datetime) ->
             "created_at, failed_at, error) SELECT id, sink, seq, event_id, kind, topic, payload, "
             "created_at, ?, ? FROM outbox WHERE id = ?", [utc_text(when), error, row.id])
         db.conn.execute("DELETE FROM outbox WHERE id = ?", [row.id])
+
+
+def requeue_dead(db: Database, event_ids: Sequence[str] | None = None) -> int:
+    """Move rows from outbox_dead back to the end of the outbox (all, or these events);
+    returns how many. A running gate picks them up within a second."""
+    where, args = "", []
+    if event_ids is not None:
+        if not event_ids:
+            return 0
+        where, args = f" WHERE event_id IN ({','.join('?' * len(event_ids))})", list(event_ids)
+    with immediate(db):
+        moved = db.conn.execute(
+            "INSERT INTO outbox (sink, seq, event_id, kind, routine, topic, payload, created_at) "
+            f"SELECT sink, seq, event_id, kind, 0, topic, payload, created_at FROM outbox_dead"
+            f"{where} ORDER BY id", args).rowcount
+        db.conn.execute(f"DELETE FROM outbox_dead{where}", args)
+    return int(moved)

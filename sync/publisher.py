@@ -3,11 +3,13 @@
 Rows are read in batches and kept in flight up to a window (ours, lowered to the broker's
 Receive Maximum); acknowledged rows are deleted in batches. When a connection drops, rows in
 flight stay in the outbox and are sent again on the next connection (consumers drop the
-duplicates by event id). A message that repeatedly kills the connection or is refused is
-replaced by a stub without data, and after more failures moved to `outbox_dead` with an alert,
-so one bad message never blocks the gate's stream. (Which message killed a connection is
-known for sure only when it was alone in flight, so after such a drop the rows that were in
-flight are sent again one at a time.)
+duplicates by event id), however often that happens: a drop or a refusal says nothing about the
+message itself (a broker ACL, a quota, a restart). A row is changed only on evidence about its
+own content: a size over the limit the broker announced, or a PUBACK 0x95 (packet too large)
+makes it a stub without data; a stub still refused as too large, or a PUBACK 0x99 (payload
+format invalid), moves it to `outbox_dead` with an alert (`requeue_dead` sends it again).
+After a drop with several rows in flight, those rows are sent again one at a time, so that a
+PUBACK the broker sends just before closing the connection can be read.
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ from sync.schema import MQTT_SINK
 
 log = logging.getLogger(__name__)
 
-STRIKES_TO_STUB = 3
-STRIKES_TO_BURY = 6
 _HEADER_ALLOWANCE = 512  # fixed header, topic and properties around the payload
 _FAILED_PUBACK = 0x80
+_OWN_ALERTS = ("event_truncated", "event_undeliverable")
+PACKET_TOO_LARGE = 0x95
+PAYLOAD_FORMAT_INVALID = 0x99
 
 
 @dataclass
@@ -72,8 +75,10 @@ class Publisher:
         self._dirty = True
         self._state_due = True
         self._acks: deque[tuple[Session, int, int]] = deque()
-        self._strikes: dict[int, int] = {}  # row id -> connections that died on it alone
-        self._probe_until = 0  # rows up to this id are sent one at a time
+        # After a drop with several rows in flight, rows up to this id are sent one at a time:
+        # Mosquitto drops the connection right after its PUBACK 0x95, and that PUBACK is read
+        # reliably only when nothing else of ours was still unread on the broker's side.
+        self._probe_until = 0
         self._db: Database | None = None
 
     # -- callbacks from paho's network thread and from the outbox -------------------------
@@ -120,7 +125,7 @@ class Publisher:
         cursor = 0  # id of the last row read
         last_delete = last_state = time.monotonic()
         self._state_due = True
-        blamed = False  # the broker named the culprit itself (a refusing PUBACK)
+        blamed = False  # a refusing PUBACK: the broker named the message itself
         try:
             while not stop.is_set() and not session.closed.is_set():
                 busy = False
@@ -129,7 +134,7 @@ class Publisher:
                     if row is None:
                         continue  # the retained state, or a message of an earlier session
                     if reason >= _FAILED_PUBACK:
-                        self._refused(row, reason, session)
+                        self._refused(db, row, reason, session)
                         blamed = True
                         break
                     acked.append(row.id)
@@ -139,8 +144,6 @@ class Publisher:
                 if acked and (len(acked) >= self.batch_size or not inflight
                               or now - last_delete > 0.05):
                     delete(db, acked)
-                    for row_id in acked:
-                        self._strikes.pop(row_id, None)
                     acked = []
                     last_delete = now
                     busy = True
@@ -153,16 +156,12 @@ class Publisher:
                     ahead.extend(fetch(db, MQTT_SINK, cursor, self.batch_size))
                     if ahead:
                         cursor = ahead[-1].id
-                # After a connection died with several rows in flight, send those rows one at
-                # a time: if one of them kills the connection again, it is known for sure.
                 probing = bool(ahead) and ahead[0].id <= self._probe_until
                 room = (1 if probing else window) - len(inflight)
                 sent = 0
                 while ahead and sent < room and not session.closed.is_set():
                     row = ahead.popleft()
                     payload = self._fit(db, row, limit)
-                    if payload is None:
-                        continue
                     info = session.client.publish(row.topic, payload, qos=1)
                     if info.rc != MQTT_ERR_SUCCESS:
                         session.closed.set()
@@ -181,17 +180,9 @@ class Publisher:
         finally:
             if acked:
                 delete(db, acked)
-                for row_id in acked:
-                    self._strikes.pop(row_id, None)
-            if inflight and not stop.is_set() and not blamed:
-                if len(inflight) == 1:
-                    [suspect] = inflight.values()
-                    self._strikes[suspect.id] = self._strikes.get(suspect.id, 0) + 1
-                else:
-                    # A reset connection may swallow the acks that were on their way, so the
-                    # culprit could be any of these: probe them one by one next time.
-                    self._probe_until = max(self._probe_until, max(r.id for r in
-                                                                   inflight.values()))
+            if len(inflight) > 1 and not stop.is_set() and not blamed:
+                self._probe_until = max(self._probe_until,
+                                        max(r.id for r in inflight.values()))
 
     def _take_acks(self, session: Session) -> list[tuple[int, int]]:
         with self._cond:
@@ -199,38 +190,36 @@ class Publisher:
             self._acks.clear()
         return acks
 
-    def _refused(self, row: OutboxRow, reason: int, session: Session) -> None:
+    def _refused(self, db: Database, row: OutboxRow, reason: int, session: Session) -> None:
+        """A refusing PUBACK: change the row only when the code is about its content."""
         self.stats.refused += 1
-        self._strikes[row.id] = self._strikes.get(row.id, 0) + 1
-        log.error("broker refused event %s (seq %d) with reason 0x%02x; reconnecting",
-                  row.event_id, row.seq, reason)
+        if reason == PACKET_TOO_LARGE and not EventMessage.model_validate_json(
+                row.payload).truncated:
+            self._stub(db, row, "the broker refused it as too large (PUBACK 0x95)")
+        elif reason in (PACKET_TOO_LARGE, PAYLOAD_FORMAT_INVALID):
+            self._bury(db, row, f"the broker refused it (PUBACK 0x{reason:02x})")
+        else:
+            # Not authorized, quota exceeded, unspecified: about the gate or the broker, not
+            # this message. It stays first in line; the link reconnects with backoff.
+            log.error("broker refused event %s (seq %d) with reason 0x%02x; keeping it and "
+                      "trying again after a pause", row.event_id, row.seq, reason)
         session.close_reason = f"PUBACK reason 0x{reason:02x} for seq {row.seq}"
+        # Later rows in flight may have been accepted; resending them all keeps the order.
         session.client.disconnect()
         session.closed.set()
 
-    def _fit(self, db: Database, row: OutboxRow, limit: int) -> str | None:
-        """The payload to send: whole, a stub when too large or suspect, None when buried."""
-        strikes = self._strikes.get(row.id, 0)
-        if strikes >= STRIKES_TO_BURY:
-            self._strikes.pop(row.id, None)
-            bury(db, row, MQTT_SINK, "refused or dropped by the broker repeatedly",
-                 self.clock.now())
-            self.stats.buried += 1
-            self._raise(AlertSpec(
-                "event_undeliverable", Severity.URGENT,
-                f"事件 {row.event_id}（序号 {row.seq}）多次被服务器拒收，已移入待查表",
-                f"event {row.event_id} (seq {row.seq}) was refused by the broker repeatedly; "
-                "moved to outbox_dead for inspection"))
-            return None
+    def _fit(self, db: Database, row: OutboxRow, limit: int) -> str:
+        """The payload to send: whole, or a stub when over the known size limit."""
         size = len(row.payload.encode("utf-8"))
-        if size <= limit and strikes < STRIKES_TO_STUB:
+        if size <= limit:
             return row.payload
         message = EventMessage.model_validate_json(row.payload)
         if message.truncated:
             return row.payload
-        why = (f"{size} bytes over the limit of {limit}" if size > limit
-               else "the broker dropped the connection on it repeatedly")
-        stub = message.stub(why).model_dump_json()
+        return self._stub(db, row, f"{size} bytes over the limit of {limit}")
+
+    def _stub(self, db: Database, row: OutboxRow, why: str) -> str:
+        stub = EventMessage.model_validate_json(row.payload).stub(why).model_dump_json()
         replace_payload(db, row.id, stub)
         self.stats.stubbed += 1
         log.error("event %s (seq %d) sent without its data: %s", row.event_id, row.seq, why)
@@ -238,12 +227,25 @@ class Publisher:
             "event_truncated", Severity.WARNING,
             f"事件 {row.event_id}（序号 {row.seq}）过大，只发送了摘要；完整记录在本机日志中",
             f"event {row.event_id} (seq {row.seq}) sent without its data ({why}); the full "
-            "record stays in the gate's journal"))
+            "record stays in the gate's journal"), row)
         return stub
 
-    def _raise(self, spec: AlertSpec) -> None:
+    def _bury(self, db: Database, row: OutboxRow, why: str) -> None:
+        bury(db, row, MQTT_SINK, why, self.clock.now())
+        self.stats.buried += 1
+        log.error("event %s (seq %d) moved to outbox_dead: %s", row.event_id, row.seq, why)
+        self._raise(AlertSpec(
+            "event_undeliverable", Severity.URGENT,
+            f"事件 {row.event_id}（序号 {row.seq}）被服务器拒收，已移入待查表",
+            f"event {row.event_id} (seq {row.seq}): {why}; moved to outbox_dead "
+            "(python -m sync.requeue sends it again)"), row)
+
+    def _raise(self, spec: AlertSpec, row: OutboxRow) -> None:
         if self.alert is None:
             return
+        if row.kind == "alert" and EventMessage.model_validate_json(row.payload).data.get(
+                "kind") in _OWN_ALERTS:
+            return  # an alert about one of these alerts could chain without end
         try:
             self.alert(spec)
         except Exception:

@@ -87,7 +87,8 @@ class SyncService:
         self.documents = Documents(self.db, compound_id=topics.compound_id, clock=clock,
                                    targets=targets, request_snapshot=self._request_snapshot,
                                    on_change=self._versions_changed)
-        self.commands = Commands(self.db, compound_id=topics.compound_id,
+        self._commands_db = open_database(db_path)  # the command thread's connection
+        self.commands = Commands(self._commands_db, compound_id=topics.compound_id,
                                  gate_id=topics.gate_id, clock=clock, controls=controls,
                                  max_lifetime_s=command_max_lifetime_s,
                                  hold_open_max_s=hold_open_max_s)
@@ -139,6 +140,7 @@ class SyncService:
             self._started = False
         self.publisher.close()
         self.db.close()
+        self._commands_db.close()
         self._status_db.close()
 
     def attach_faces(self, faces: FaceSink) -> int:
@@ -213,7 +215,7 @@ class SyncService:
                             self.topics.requests)
 
     def _command_result(self, command: Command, verdict: Verdict) -> None:
-        self.outbox.enqueue(self.db, "command_result", new_id(),
+        self.outbox.enqueue(self._commands_db, "command_result", new_id(),
                             {"command_id": command.command_id, "action": command.action.value,
                              "accepted": verdict.accepted, "reason": verdict.reason,
                              "issuer": command.issuer}, self.topics.events)

@@ -20,6 +20,7 @@ COMMANDS = {
     "config": "edge.cli.config:config",
     "faces": "edge.cli.faces:faces",
     "platform": "edge.cli.platform:platform",
+    "outbox": "edge.cli.outbox:outbox",
     "user": "edge.cli.user:user",
     "panel": "edge.cli.panel:panel",
     "init": "edge.cli.init:init",

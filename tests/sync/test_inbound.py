@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +14,21 @@ from gpiozero.pins.mock import MockFactory
 
 from edge.app import GateApp
 from edge.settings import parse_settings
+from gate.clock import ManualClock
 from gate.model import Colour
 from gate.passes import SigningKey, generate_signing_key
 from gate.passes.keys import raw_public
+from gate.store import open_database
 from sync.commands import Action
 from sync.platform import PlatformError, signed_command, signed_document
 from sync.signing import sign_payload
 from sync.topics import DocumentKind
 from tests.sync.support import COMPOUND, GATE, NOW, PLATFORM_KEY, TOPICS, platform_trust
+from vision.faces.gallery import FaceGallery
 
 ROSTER, PERMITS, TRUST = DocumentKind.ROSTER, DocumentKind.PERMITS, DocumentKind.TRUST
 REVOCATIONS, POLICY = DocumentKind.REVOCATIONS, DocumentKind.POLICY
 FACE = [0.01 * i for i in range(128)]
-
-
-class RecordingGallery:
-    """Stands where vision.faces.gallery.FaceGallery plugs in; remembers what it was told."""
-
-    def __init__(self) -> None:
-        self.people: dict[str, list[list[float]]] = {}
-
-    def replace_person(self, person_id: str, encodings: list[list[float]]) -> None:
-        self.people[person_id] = encodings
-
-    def remove_person(self, person_id: str) -> None:
-        self.people.pop(person_id, None)
 
 
 def gate_settings(tmp_path: Path, **mqtt: Any) -> Any:
@@ -84,8 +74,9 @@ def outbox_requests(app: GateApp) -> list[dict[str, Any]]:
 
 
 def test_roster_snapshot_then_deltas_are_applied_and_faces_reach_the_gallery(
-        app: GateApp) -> None:
-    gallery = RecordingGallery()
+        app: GateApp, tmp_path: Path) -> None:
+    faces_db = open_database(tmp_path / "faces.db")  # the real gallery on its own SQLite file
+    gallery = FaceGallery(faces_db)
     assert app.sync is not None
     app.sync.attach_faces(gallery)
     snapshot = {"grids": [{"grid_id": "grid-7", "name": "七网格"}],
@@ -95,16 +86,19 @@ def test_roster_snapshot_then_deltas_are_applied_and_faces_reach_the_gallery(
     assert send(app, ROSTER, doc(ROSTER, snapshot, 1)) == "document_applied"
     assert app.registry.person("p-101").name == "张三"  # type: ignore[union-attr]
     assert app.registry.household("h-1")["name"] == "3-201"  # type: ignore[index]
-    assert gallery.people == {"p-101": [FACE]}
+    assert gallery.counts() == {"p-101": 1}
+    assert gallery.encodings("p-101")[0].tolist() == pytest.approx(FACE, abs=1e-6)  # float32
     delta = {"persons": {"upsert": [person("p-103", face_encodings=[FACE, FACE])],
                          "remove": ["p-101"]}}
     assert send(app, ROSTER, doc(ROSTER, delta, 2, base=1)) == "document_applied"
     assert app.registry.person("p-101") is None and app.registry.person("p-103") is not None
-    assert set(gallery.people) == {"p-103"} and len(gallery.people["p-103"]) == 2
+    assert gallery.counts() == {"p-103": 2}
+    assert [m.person_id for m in gallery.search(FACE, k=1)] == ["p-103"]
     assert app.sync.versions() == {"roster": 2}
-    # A restarted gate hands the stored encodings to its gallery again.
-    fresh = RecordingGallery()
-    assert app.sync.attach_faces(fresh) == 1 and fresh.people == gallery.people
+    # A restarted gate hands the stored encodings to a fresh gallery again.
+    fresh = FaceGallery(open_database(tmp_path / "faces-fresh.db"))
+    assert app.sync.attach_faces(fresh) == 1 and fresh.counts() == {"p-103": 2}
+    faces_db.close()
 
 
 def test_duplicate_replayed_and_out_of_order_deltas(app: GateApp) -> None:
@@ -274,7 +268,10 @@ def test_forged_replayed_expired_and_misaddressed_commands_never_open_the_door(
     assert run_command(app, good) == "command_accepted"
     app.doors["in-cam"].set_mode(app.doors["in-cam"].mode)  # relock before the replay
     assert relay.value == 0
-    assert run_command(app, good) == "command_refused"  # the same nonce again: a replay
+    assert run_command(app, good) == "command_duplicate"  # the same message again
+    original = json.loads(json.loads(good)["payload"])
+    replay = sign_payload(dict(original, command_id="another-id"), PLATFORM_KEY)
+    assert run_command(app, replay) == "command_refused"  # its nonce under a new id: a replay
     assert relay.value == 0
     reasons = [r["reason"] for r in results(app) if not r["accepted"]]
     assert any("expired" in r for r in reasons) and any("replay" in r for r in reasons)
@@ -312,3 +309,58 @@ def test_the_real_face_gallery_receives_the_roster(app: GateApp) -> None:
     delta = {"persons": {"upsert": [person("p-2", face_encodings=[])], "remove": ["p-1"]}}
     assert send(app, ROSTER, doc(ROSTER, delta, 2, base=1)) == "document_applied"
     assert gallery.persons() == []
+
+
+def test_a_redelivered_command_is_acknowledged_quietly_with_one_result(app: GateApp) -> None:
+    """QoS 1 redelivers a command whose PUBACK was lost: no alarm, no contradicting result."""
+    good = command(Action.OPEN, reader_id="in-cam")
+    assert run_command(app, good) == "command_accepted"
+    assert run_command(app, good) == "command_duplicate"
+    assert run_command(app, good) == "command_duplicate"
+    assert [r["accepted"] for r in results(app)] == [True]
+    assert not [a for a in app.journal.alerts() if a["kind"] == "forged_command"]
+    assert app.sync is not None and app.sync.inbox.snapshot()["command_duplicate"] == 2
+
+
+def test_a_captured_command_cannot_be_replayed_after_the_clock_goes_back(
+        tmp_path: Path) -> None:
+    """A Pi without RTC boots with an old time; nonces pruned by then must not matter."""
+    clock = ManualClock(NOW)
+    settings = gate_settings(tmp_path)
+
+    def signed(at: datetime, **kw: Any) -> bytes:
+        return command(Action.OPEN, reader_id="in-cam", now=at, ttl_s=120, **kw)
+
+    captured = signed(NOW)  # anyone subscribed to the broker can record this
+    with GateApp(settings, clock=clock, pin_factory=MockFactory()) as app:
+        assert run_command(app, captured) == "command_accepted"
+        clock.advance(8 * 86400)  # past the nonce's keeping time
+        assert run_command(app, signed(clock.now(), reason="later")) == "command_accepted"
+        app.doors["in-cam"].set_mode(app.doors["in-cam"].mode)  # relock
+    with GateApp(settings, clock=clock, pin_factory=MockFactory()) as app:
+        clock.set(NOW + timedelta(seconds=30))  # rebooted with an old saved time
+        relay = app.doors["in-cam"].relay
+        assert run_command(app, captured) == "command_refused"
+        assert relay.value == 0
+        assert "replay" in results(app)[-1]["reason"]
+        fresh = signed(NOW + timedelta(days=8, seconds=60))  # the platform's time is right
+        assert run_command(app, fresh) == "command_refused"  # the gate's is not: refused
+        assert "clock" in results(app)[-1]["reason"] and relay.value == 0
+        clock.set(NOW + timedelta(days=8, seconds=60))  # clock set right (NTP)
+        assert run_command(app, signed(clock.now())) == "command_accepted"
+
+
+def test_a_trust_list_whose_only_platform_key_expired_is_refused_and_alerted(
+        app: GateApp) -> None:
+    now = app.clock.now()
+    retired = dict(trust_entry(PLATFORM_KEY), not_after=(now - timedelta(days=1)).isoformat())
+    assert send(app, TRUST, doc(TRUST, {"keys": [retired]}, 1)) == "document_invalid"
+    assert PLATFORM_KEY.key_id in {k.key_id for k in app.trust}
+    alerts = [a for a in app.journal.alerts() if a["kind"] == "trust_refused"]
+    assert len(alerts) == 1 and alerts[0]["severity"] == "urgent"
+    # The platform can still speak: a later roster and a good trust list are accepted.
+    roster = {"persons": [person("p-1")], "households": [{"household_id": "h-1"}]}
+    assert send(app, ROSTER, doc(ROSTER, roster, 1)) == "document_applied"
+    future = dict(trust_entry(PLATFORM_KEY), not_after=(now + timedelta(days=30)).isoformat())
+    other = dict(trust_entry(generate_signing_key()), not_after=retired["not_after"])
+    assert send(app, TRUST, doc(TRUST, {"keys": [other, future]}, 2)) == "document_applied"

@@ -131,8 +131,9 @@ def test_a_message_over_the_brokers_size_limit_is_sent_as_a_stub_and_nothing_blo
         after = record_door_events(journal, 5)
         link.start()
         wait_until(lambda: link.outbox_waiting() == 0, timeout=30, what="outbox drained")
+        wait_until(lambda: set(before + after + [big]) <= {e.event_id for e in sub.events()},
+                   what="all at the subscriber")
         events = {e.event_id: e for e in sub.events()}
-        assert set(before + after) <= set(events)
         stub = events[big]
         assert stub.truncated and stub.type == "passage" and "reason_en" not in stub.data
         assert stub.data["person_id"] == "p-101"
@@ -158,6 +159,9 @@ def test_the_brokers_packet_limit_and_our_own_limit_stub_without_a_disconnect(
         [large] = record_passage(journal, reason="l" * 20_000)  # over the broker's 8192
         link.start()
         wait_until(lambda: link.outbox_waiting() == 0, timeout=20, what="outbox drained")
+        # The PUBACK comes from the broker, the delivery to the subscriber a moment later.
+        wait_until(lambda: {medium, large} <= {e.event_id for e in sub.events()},
+                   what="both at the subscriber")
         events = {e.event_id: e for e in sub.events()}
         assert events[medium].truncated and events[large].truncated
         assert link.link.connections == 1  # limits known in advance: no broken connection
