@@ -33,8 +33,7 @@ from vision.faces.watch import FaceView, FaceWatch
 from vision.facts import Frame
 
 log = logging.getLogger(__name__)
-# Key of unknown faces in the repeat memory, and the face_person_id of a stranger presenting a
-# pass that needs its holder's face (so the rules deny it as a mismatch); never a person id.
+# Key of unknown faces in the repeat memory; never a person id.
 UNKNOWN = "\0unknown"
 
 
@@ -161,16 +160,16 @@ class FacePassages:
                                                  or candidate.liveness.live is not True):
             return None
         person_id = candidate.person_id() if candidate is not None else None
-        if (person_id is None and pending.needs_face and candidate is not None
-                and candidate.settled(mono)):
-            person_id = UNKNOWN  # a stranger's face presents the pass: not its holder's
+        # A stranger's face presents the pass: not its holder's.
+        stranger = (person_id is None and pending.needs_face and candidate is not None
+                    and candidate.settled(mono))
         snapshot = None
         if pending.needs_face and person_id != pending.holder and self._frame is not None:
             snapshot = self._snapshot()  # evidence of a pass in someone else's hand
         observation = Observation(
-            self.reader, Method.PASS_FACE if person_id is not None else Method.PASS,
+            self.reader, Method.PASS_FACE if person_id is not None or stranger else Method.PASS,
             self.clock.now(), pass_check=pending.check, face_checked=True,
-            face_person_id=person_id,
+            face_person_id=person_id, face_unknown=stranger,
             face_distance=candidate.votes.distance() if candidate is not None else None,
             faces_in_view=self._in_view(),
             live=candidate.liveness.live if candidate is not None else None, snapshot=snapshot)

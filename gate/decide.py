@@ -86,9 +86,9 @@ def _face(observation: Observation, person: Person, permit: Permit, policy: Poli
     if not observation.face_checked:
         return None  # this reader has no face recognition; face rules cannot apply
     if observation.pass_check is not None and permit.colour in policy.face_match_required:
-        if observation.face_person_id is None:
+        if observation.face_person_id is None and not observation.face_unknown:
             return v.make(False, "face.missing")
-        if observation.face_person_id != person.person_id:
+        if observation.face_person_id != person.person_id:  # someone else, or a stranger
             v.alert("pass_shared")
             return v.make(False, "face.mismatch")
     if permit.colour in policy.liveness_required and observation.live is not True:

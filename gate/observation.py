@@ -19,6 +19,7 @@ class Observation:
     pass_check: PassCheck | None = None
     face_checked: bool = False  # the reader ran face identification for this observation
     face_person_id: str | None = None  # who the face was identified as; None = no face or unknown
+    face_unknown: bool = False  # a face was seen and settled as nobody enrolled (a stranger)
     face_distance: float | None = None
     faces_in_view: int = 0  # how many faces the reader saw at once (companions, tailgating)
     live: bool | None = None  # liveness verdict; None = not checked

@@ -123,6 +123,14 @@ def test_pass_must_be_shown_by_its_holder(colour: Colour, face: str | None,
         assert "another person" in decision.reason_en
 
 
+def test_a_stranger_presenting_a_pass_is_a_mismatch_not_a_missing_face() -> None:
+    obs = seen(OUT, method=Method.PASS_FACE, pass_check=valid_pass(), face_checked=True,
+               face_unknown=True)
+    decision = rule(obs, perm=permit(Colour.YELLOW))
+    assert decision.rule == "face.mismatch" and not decision.granted
+    assert [a.kind for a in decision.alerts] == ["pass_shared"]
+
+
 def test_face_rules_do_not_apply_without_face_recognition() -> None:
     assert rule(seen(OUT), perm=permit(Colour.YELLOW)).rule == "yellow.exit"
 
