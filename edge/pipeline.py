@@ -77,7 +77,9 @@ class ReaderPipeline:
             check = self.checkpoint.check_pass(code.text, now)
             if self.faces is not None:
                 # The pass may wait a moment for its holder's face (edge/face_reader.py).
-                outcomes += [o for o in [self.faces.pass_scanned(check)] if o is not None]
+                outcome = self.faces.pass_scanned(check)
+                if outcome is not None:
+                    outcomes.append(outcome)
                 continue
             observation = Observation(reader=self.reader, method=Method.PASS, seen_at=now,
                                       pass_check=check)

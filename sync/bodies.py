@@ -6,7 +6,6 @@ A document is a full snapshot or a delta from `base_version` to `version`. Delta
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -23,13 +22,13 @@ from gate.model import Colour, PersonKind
 from gate.passes.trust import SCOPES
 from gate.policy import Policy
 from sync.topics import DocumentKind
+from vision.faces.gallery import check_encoding
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Text = Annotated[str, StringConstraints(max_length=200)]
 MAX_ITEMS = 200_000
 T = TypeVar("T")
 MAX_FACES_PER_PERSON = 20
-ENCODING_SIZE = 128
 
 
 class _Strict(BaseModel):
@@ -62,11 +61,7 @@ class PersonEntry(_Strict):
     @classmethod
     def _check_encodings(cls, value: list[list[float]] | None) -> list[list[float]] | None:
         for index, encoding in enumerate(value or []):
-            if len(encoding) != ENCODING_SIZE:
-                raise ValueError(f"encoding {index} has {len(encoding)} values, not "
-                                 f"{ENCODING_SIZE}")
-            if not all(math.isfinite(x) for x in encoding):
-                raise ValueError(f"encoding {index} holds NaN or infinity")
+            check_encoding(encoding, f"encoding {index}")  # the gallery's own rule
         return value
 
 
