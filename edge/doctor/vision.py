@@ -11,7 +11,7 @@ import numpy as np
 import segno
 
 from edge.doctor.context import DoctorContext
-from edge.doctor.findings import Finding, fail, ok
+from edge.doctor.findings import Finding, fail, ok, warn
 from vision.qr import make_decoder
 
 PROBE_TEXT = "GRIDGATE-DOCTOR-PROBE"
@@ -49,12 +49,13 @@ def check_faces() -> Finding:
     try:
         started = time.perf_counter()
         from vision.faces.detect import FaceDetector
-        from vision.faces.encode import FaceEncoder, encode_chip
+        from vision.faces.encode import FaceEncoder, encode_chip, encoder_engine
 
         FaceEncoder()
         FaceDetector().detect(np.zeros((240, 320), np.uint8))
         loaded = time.perf_counter() - started
         encoding = encode_chip(np.zeros((150, 150, 3), np.uint8))
+        engine = encoder_engine()
     except (ImportError, OSError, RuntimeError) as exc:
         return fail("vision.faces", f"the face models do not load: {exc}",
                     "reinstall the program (sudo ./install.sh installs dlib-bin and "
@@ -62,7 +63,13 @@ def check_faces() -> Finding:
     if len(encoding) != 128:
         return fail("vision.faces", f"the face encoder gave {len(encoding)} numbers, not 128",
                     "reinstall face_recognition_models (sudo ./install.sh)")
-    return ok("vision.faces", f"face detector and encoder models load in {loaded:.1f} s")
+    if engine != "numpy":
+        return warn("vision.faces", "face encodings fall back to dlib's own code (about ten "
+                    "times slower than the numpy engine); the log says why",
+                    "reinstall face_recognition_models (sudo ./install.sh), or set "
+                    "faces.encode_workers = 1 to overlap the two votes of a face")
+    return ok("vision.faces", f"face detector and encoder models load in {loaded:.1f} s; "
+              "encodings on numpy's BLAS")
 
 
 def check(context: DoctorContext) -> Iterator[Finding]:

@@ -40,3 +40,10 @@ def test_search_figures_have_the_bench_keys(tmp_path: Path,
     assert set(result) == {"1000", "10000"}
     assert set(result["10000"]) == {"p50_ms", "p95_ms", "load_ms"}
     assert 0 <= result["10000"]["p50_ms"] <= result["10000"]["p95_ms"]
+
+
+def test_encoder_figures_compare_the_gate_with_dlib(clip: list[np.ndarray]) -> None:
+    result = bench.measure_encoder(clip, repeats=3)
+    assert result["engine"] == "numpy"
+    assert 0 < result["gate"]["p50_ms"] <= result["gate"]["p95_ms"]
+    assert result["ratio"] is not None and result["ratio"] > 1  # the point of the numpy engine

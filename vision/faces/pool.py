@@ -1,8 +1,9 @@
-"""Encoding face chips in worker processes, beside the reader thread.
+"""Encoding face chips in worker processes, beside the reader thread (`faces.encode_workers`).
 
-dlib holds the GIL while its network runs, so threads do not help; a worker process does. With
-one worker the first two encodings of a new face (the two votes) run at the same time on a
-two-core board, which is what keeps face-to-decision under 150 ms.
+Off by default: the numpy engine (`vision.faces.resnet`, ~8 ms) encodes faster than a chip
+travels to a worker and back, and releases the GIL for other readers. The workers pay off only
+where encodings fall back to dlib's own code (~75 ms, holding the GIL): then the first two
+encodings of a new face (the two votes) run at the same time on a two-core board.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from vision.faces.encode import CHIP_SIZE, encode_chip
 
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _warm_up() -> None:
+    threadpool_limits(limits=1, user_api="blas")  # the reader threads use the other cores
     encode_chip(np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8))
 
 

@@ -1,9 +1,9 @@
 """A reader's face path per frame: motion gate -> detect -> track -> encode a few -> vote.
 
 Detection is skipped while nothing moves and no face is being followed (with a look every
-`idle_check_s` anyway). A face is encoded only until its votes settle (usually twice), at most
-`max_encodings` times; the first encoding of a new face goes to a worker process when one is
-free, so the second vote, computed here on the next frame, finishes at about the same time.
+`idle_check_s` anyway). A face is encoded only until its votes settle (usually twice: this frame
+and the next), at most `max_encodings` times; with an encoder pool (`faces.encode_workers`) the
+first encoding goes to a worker process, so that a slow encoder's two votes overlap.
 
 Once settled, a face is checked again every `recheck_s` and whenever its box jumps: a pass must
 not work in someone else's hand because they stepped into the spot its holder stood in. An
@@ -73,9 +73,9 @@ class FaceWatch:
         self.idle_check_s = idle_check_s
         self.full_detect_every = full_detect_every
         self.reencode_s = reencode_s
-        # Each check of a settled face costs one encoding (~80 ms); once a second keeps a person
-        # standing at the reader under 10 % of a core. Decisions on a pass that needs the face
-        # do not rely on it: they encode the face of the deciding frame (verify).
+        # Each check of a settled face costs one encoding (~8 ms, ~75 ms on dlib's own code);
+        # once a second keeps a person standing at the reader near 1 % of a core. Decisions on
+        # a pass that needs the face do not rely on it: they encode the deciding frame (verify).
         self.recheck_s = recheck_s
         self.vote_wait_s = vote_wait_s
         self.liveness = liveness
