@@ -10,6 +10,7 @@ dlib's `dnn_face_recognition_ex.cpp`; a file of any other shape is refused.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +122,7 @@ class _Reader:
         if (version := self.integer()) != 2:
             raise ModelFormatError(f"tensor format {version} at byte {self.at} (expected 2)")
         dims = [self.integer() for _ in range(4)]
-        count = int(np.prod(dims))
+        count = math.prod(dims)  # Python integers: a damaged size cannot overflow
         if min(dims) < 0 or self.at + 4 * count > len(self.data):
             raise ModelFormatError(f"tensor of shape {dims} runs past the end of the file")
         values = np.frombuffer(self.data, "<f4", count, self.at).astype(np.float32)

@@ -107,3 +107,13 @@ def test_a_network_that_disagrees_with_dlib_is_not_used(
     with caplog.at_level(logging.WARNING, logger="vision.faces.encode"):
         assert encode.encoder_engine() == "dlib"
     assert "differs from dlib" in caplog.text
+
+
+def test_a_tensor_size_beyond_any_file_is_refused(tmp_path: Path) -> None:
+    # The first weights said to be 2^64 - 1 floats long: refused, not an overflow.
+    data = MODEL.read_bytes()
+    at = data.index(b"\x01\x05con_4") + 7 + 2
+    path = tmp_path / "model.dat"
+    path.write_bytes(data[:at] + b"\x08" + b"\xff" * 8 + data[at + 3:])
+    with pytest.raises(ModelFormatError, match="runs past the end"):
+        FaceNetwork.load(path)
