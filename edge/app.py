@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from edge.blas import one_blas_thread, release_blas_threads
 from edge.pipeline import ReaderPipeline
 from edge.settings import Settings
 from gate.checkpoint import Checkpoint
@@ -110,23 +111,25 @@ class GateApp:
 
             # Roster encodings reach the gallery from the inbox thread through a connection of
             # their own; the readers' gallery notices each change by its version row.
-            self._faces_sync_db = open_database(self.db_path)
-            self.sync.attach_faces(FaceGallery(self._faces_sync_db))
+            try:
+                self._faces_sync_db = open_database(self.db_path)
+                self.sync.attach_faces(FaceGallery(self._faces_sync_db))
+            except Exception:
+                self.close()
+                raise
 
     def _build_faces(self) -> None:
         """The face gallery, the encoder workers and each reader's face path (settings.faces)."""
-        from threadpoolctl import threadpool_limits
-
         from edge.face_reader import FacePassages, build_face_watch  # dlib loads only if enabled
         from vision.faces.gallery import FaceGallery
         from vision.faces.pool import EncoderPool
         from vision.faces.snapshots import UnknownFaceSnapshots
 
         faces = self.settings.faces
-        # Readers encode faces in threads of their own (numpy releases the GIL); BLAS threads
-        # inside each encoding only oversubscribe the cores and spin: with one, face-to-decision
-        # p95 fell from 80 to 57 ms and CPU per minute of faces by a third (docs/faces.md).
-        self._blas_limit = threadpool_limits(limits=1, user_api="blas")
+        # With one BLAS thread face-to-decision p95 fell from 80 to 57 ms, and the CPU spent on
+        # faces by a third (docs/faces.md).
+        one_blas_thread()
+        self._blas_limited = True
         self.face_gallery = FaceGallery(self.db)
         self.face_pool = EncoderPool(faces.encode_workers) if faces.encode_workers else None
         # A connection of its own: readers save snapshots while the journal writes on self.db.
@@ -249,6 +252,14 @@ class GateApp:
 
     def close(self) -> None:
         """Stop readers, lock every door, close the database."""
+        try:
+            self._close_parts()
+        finally:
+            if getattr(self, "_blas_limited", False):
+                self._blas_limited = False
+                release_blas_threads()
+
+    def _close_parts(self) -> None:
         self.stop()
         if self.panel is not None:  # first: it reads the doors and the database
             self.panel.stop()
@@ -263,9 +274,6 @@ class GateApp:
         if getattr(self, "face_pool", None) is not None:
             self.face_pool.close()  # type: ignore[union-attr]
             self.face_pool = None
-        if getattr(self, "_blas_limit", None) is not None:
-            self._blas_limit.restore_original_limits()  # type: ignore[union-attr]
-            self._blas_limit = None
         if getattr(self, "_faces_sync_db", None) is not None:
             self._faces_sync_db.close()
         if getattr(self, "face_snapshots", None) is not None:

@@ -52,8 +52,15 @@ def _engine() -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
         log.warning("face encodings computed by dlib (slower): %s", exc)
         return "dlib", dlib_encode_chip
     probe = np.random.default_rng(150).integers(0, 256, (CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
-    difference = float(np.linalg.norm(network.encode(probe) - dlib_encode_chip(probe)))
-    if difference > ENGINES_AGREE:
+    try:
+        ours = network.encode(probe)
+    except Exception as exc:  # weights that load but cannot run: dlib's code still can
+        log.warning("face encodings computed by dlib (slower): the numpy network fails: %s",
+                    exc)
+        return "dlib", dlib_encode_chip
+    difference = float(np.linalg.norm(ours - dlib_encode_chip(probe)))
+    # Written so that NaN (a damaged weight times the zero padding dlib skips) disagrees too.
+    if not (np.isfinite(ours).all() and difference <= ENGINES_AGREE):
         log.warning("face encodings computed by dlib (slower): the numpy network differs from "
                     "dlib's by %.3g on a test chip", difference)
         return "dlib", dlib_encode_chip

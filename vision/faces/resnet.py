@@ -1,11 +1,11 @@
 """dlib's face-encoding ResNet (the model face_recognition ships), run on numpy's BLAS.
 
 dlib-bin is built without BLAS, so its own CPU loops take about 75 ms per face on the
-development machine; the same weights in numpy matrix products take about 10 ms and give the same
-128 numbers (within 1e-6), so encodings from either are interchangeable. The weights are read
-straight from dlib's model file: tensors there are little-endian float32 after a small header of
-dlib's variable-length integers. The layer sequence is checked against the architecture of
-dlib's `dnn_face_recognition_ex.cpp`; a file of any other shape is refused.
+development machine; the same weights in numpy matrix products take about 10 ms and give the
+same 128 numbers (differences about 1e-6), so encodings from either are interchangeable. The
+weights are read straight from dlib's model file: tensors there are little-endian float32 after
+a small header of dlib's variable-length integers. The layer sequence is checked against the
+architecture of dlib's `dnn_face_recognition_ex.cpp`; a file of any other shape is refused.
 """
 
 from __future__ import annotations
@@ -146,8 +146,9 @@ def _layers(data: bytes) -> list[tuple[str, tuple[object, ...]]]:
             params = reader.tensor()
             filters, rows, cols, stride_y, stride_x, pad_y, pad_x = (
                 reader.integer() for _ in range(7))
-            if rows != cols or stride_y != stride_x or pad_y != pad_x or filters <= 0:
-                raise ModelFormatError(f"convolution at byte {start} is not square")
+            if (rows != cols or stride_y != stride_x or pad_y != pad_x or filters <= 0
+                    or rows <= 0 or stride_y <= 0 or pad_y < 0):
+                raise ModelFormatError(f"convolution at byte {start} has an impossible shape")
             layers.append(("con", (params, filters, rows, stride_y, pad_y)))
         elif name == "affine_":
             layers.append(("affine", (reader.tensor(),)))
@@ -181,8 +182,8 @@ class FaceNetwork:
 
     def __init__(self, data: bytes) -> None:
         layers = _layers(data)
-        kinds = "".join(kind[0] for kind, _ in layers)  # c, a (affine or avg), f
-        if len(layers) < 4 or kinds[:2] != "ca" or layers[-2][0] != "avg" or kinds[-1] != "f":
+        kinds = [kind for kind, _ in layers]
+        if len(layers) < 4 or kinds[:2] != ["con", "affine"] or kinds[-2:] != ["avg", "fc"]:
             raise ModelFormatError("not dlib's face-recognition ResNet: unexpected layers")
         self._stem = _conv(layers[0][1], layers[1][1], 3)
         channels = self._stem.weights.shape[1]
@@ -194,6 +195,8 @@ class FaceNetwork:
             first = _conv(layers[i][1], layers[i + 1][1], channels)
             second = _conv(layers[i + 2][1], layers[i + 3][1], first.weights.shape[1])
             i += 4
+            if second.stride != 1 or second.padding != 1:
+                raise ModelFormatError(f"layer {i - 2}: unexpected residual block")
             down = first.stride == 2
             if down:
                 if layers[i][0] != "avg" or layers[i][1][:4] != (2, 2, 2, 2):

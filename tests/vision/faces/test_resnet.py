@@ -117,3 +117,64 @@ def test_a_tensor_size_beyond_any_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes(data[:at] + b"\x08" + b"\xff" * 8 + data[at + 3:])
     with pytest.raises(ModelFormatError, match="runs past the end"):
         FaceNetwork.load(path)
+
+
+def test_a_network_giving_nan_is_not_used(fresh_engine: None,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A damaged weight times the zero padding (which dlib skips) gives NaN only here.
+    real = FaceNetwork.encode
+    monkeypatch.setattr(FaceNetwork, "encode", lambda self, chip: real(self, chip) * np.nan)
+    assert encode.encoder_engine() == "dlib"
+
+
+def test_a_network_that_fails_to_run_is_not_used(fresh_engine: None,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: FaceNetwork, chip: np.ndarray) -> np.ndarray:
+        raise ZeroDivisionError("stride 0")
+
+    monkeypatch.setattr(FaceNetwork, "encode", broken)
+    assert encode.encoder_engine() == "dlib"
+
+
+@pytest.mark.parametrize("field, value", [(1, b"\x81\x03"), (3, b"\x00")])
+def test_impossible_convolution_shapes_are_refused(tmp_path: Path, field: int,
+                                                   value: bytes) -> None:
+    # The first convolution's size said to be -3, or its stride 0.
+    data = MODEL.read_bytes()
+    at = data.index(b"\x01\x05con_4") + 7 + 2 + 3 + 2 * 3 + 4 * 4736
+    reader_at = at
+    for _ in range(field):  # skip the integers before the one to damage
+        reader_at += 1 + (data[reader_at] & 0x0F)
+    old = 1 + (data[reader_at] & 0x0F)
+    damaged = data[:reader_at] + value + data[reader_at + old:]
+    if field == 1:  # size is rows and columns: damage both
+        cols = reader_at + len(value)
+        damaged = damaged[:cols] + value + damaged[cols + 1 + (damaged[cols] & 0x0F):]
+    path = tmp_path / "model.dat"
+    path.write_bytes(damaged)
+    with pytest.raises(ModelFormatError, match="impossible shape"):
+        FaceNetwork.load(path)
+
+
+def test_two_gates_in_one_process_keep_one_blas_thread_until_both_close(tmp_path: Path) -> None:
+    from gpiozero.pins.mock import MockFactory
+    from threadpoolctl import threadpool_info
+
+    from edge.app import GateApp
+    from edge.bench.faces import face_gate_settings
+    from gate.clock import SystemClock
+
+    def threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = threads()
+    first = GateApp(face_gate_settings(tmp_path / "a"), clock=SystemClock(),
+                    pin_factory=MockFactory())
+    second = GateApp(face_gate_settings(tmp_path / "b"), clock=SystemClock(),
+                     pin_factory=MockFactory())
+    assert threads() == {1}
+    first.close()
+    assert threads() == {1}
+    second.close()
+    second.close()  # closing twice releases once
+    assert threads() == before
