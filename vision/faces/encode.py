@@ -18,7 +18,7 @@ import numpy as np
 
 from vision.faces.boxes import Box
 from vision.faces.models import api
-from vision.faces.resnet import FaceNetwork, ModelFormatError
+from vision.faces.resnet import FaceNetwork
 
 log = logging.getLogger(__name__)
 
@@ -46,25 +46,20 @@ def _engine() -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     import face_recognition_models
 
     path = face_recognition_models.face_recognition_model_location()
-    try:
-        network = FaceNetwork.load(path)
-    except ModelFormatError as exc:
-        log.warning("face encodings computed by dlib (slower): %s", exc)
-        return "dlib", dlib_encode_chip
     probe = np.random.default_rng(150).integers(0, 256, (CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
     try:
+        network = FaceNetwork.load(path)
         ours = network.encode(probe)
-    except Exception as exc:  # weights that load but cannot run: dlib's code still can
-        log.warning("face encodings computed by dlib (slower): the numpy network fails: %s",
-                    exc)
-        return "dlib", dlib_encode_chip
-    difference = float(np.linalg.norm(ours - dlib_encode_chip(probe)))
-    # Written so that NaN (a damaged weight times the zero padding dlib skips) disagrees too.
-    if not (np.isfinite(ours).all() and difference <= ENGINES_AGREE):
-        log.warning("face encodings computed by dlib (slower): the numpy network differs from "
-                    "dlib's by %.3g on a test chip", difference)
-        return "dlib", dlib_encode_chip
-    return "numpy", network.encode
+    except Exception as exc:  # unreadable weights, or weights that cannot run: dlib's code can
+        reason = str(exc)
+    else:
+        difference = float(np.linalg.norm(ours - dlib_encode_chip(probe)))
+        # Written so that NaN (a damaged weight times the zero padding dlib skips) disagrees.
+        if np.isfinite(ours).all() and difference <= ENGINES_AGREE:
+            return "numpy", network.encode
+        reason = f"the numpy network differs from dlib's by {difference:.3g} on a test chip"
+    log.warning("face encodings computed by dlib (slower): %s", reason)
+    return "dlib", dlib_encode_chip
 
 
 def encoder_engine() -> str:

@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -130,9 +131,34 @@ class _Reader:
         return values
 
 
-def _layers(data: bytes) -> list[tuple[str, tuple[object, ...]]]:
+class _ConvLayer(NamedTuple):
+    params: np.ndarray  # filters (n, inputs, size, size), then one bias per filter
+    filters: int
+    size: int
+    stride: int
+    padding: int
+
+
+class _AffineLayer(NamedTuple):
+    params: np.ndarray  # one scale per channel, then one shift per channel
+
+
+class _AverageLayer(NamedTuple):
+    window: tuple[int, int, int, int]  # rows, columns, stride y, stride x; (0, 0, ..) = all
+
+
+class _ProjectionLayer(NamedTuple):
+    weights: np.ndarray
+    inputs: int
+    outputs: int
+
+
+_Layer = _ConvLayer | _AffineLayer | _AverageLayer | _ProjectionLayer
+
+
+def _layers(data: bytes) -> list[_Layer]:
     """The convolution, affine, pooling and fc layers in file order (input first)."""
-    layers: list[tuple[str, tuple[object, ...]]] = []
+    layers: list[_Layer] = []
     at = 0
     while True:
         # Search only past the last tensor read, so weights are never mistaken for markers.
@@ -149,23 +175,21 @@ def _layers(data: bytes) -> list[tuple[str, tuple[object, ...]]]:
             if (rows != cols or stride_y != stride_x or pad_y != pad_x or filters <= 0
                     or rows <= 0 or stride_y <= 0 or pad_y < 0):
                 raise ModelFormatError(f"convolution at byte {start} has an impossible shape")
-            layers.append(("con", (params, filters, rows, stride_y, pad_y)))
+            layers.append(_ConvLayer(params, filters, rows, stride_y, pad_y))
         elif name == "affine_":
-            layers.append(("affine", (reader.tensor(),)))
+            layers.append(_AffineLayer(reader.tensor()))
         elif name == "avg_pool_2":
-            layers.append(("avg", tuple(reader.integer() for _ in range(6))))
+            rows, cols, stride_y, stride_x = (reader.integer() for _ in range(4))
+            layers.append(_AverageLayer((rows, cols, stride_y, stride_x)))
         else:
             outputs, inputs = reader.integer(), reader.integer()
-            layers.append(("fc", (reader.tensor(), inputs, outputs)))
+            layers.append(_ProjectionLayer(reader.tensor(), inputs, outputs))
         at = reader.at
 
 
-def _conv(con: tuple[object, ...], affine: tuple[object, ...], inputs: int) -> _Conv:
+def _conv(con: _ConvLayer, affine: _AffineLayer, inputs: int) -> _Conv:
     params, filters, size, stride, padding = con
-    assert isinstance(params, np.ndarray) and isinstance(filters, int)
-    assert isinstance(size, int) and isinstance(stride, int) and isinstance(padding, int)
-    (scale_shift,) = affine
-    assert isinstance(scale_shift, np.ndarray)
+    scale_shift = affine.params
     expected = filters * inputs * size * size + filters
     if params.size != expected or scale_shift.size != 2 * filters:
         raise ModelFormatError(f"a {size}x{size} convolution with {filters} filters has "
@@ -182,34 +206,35 @@ class FaceNetwork:
 
     def __init__(self, data: bytes) -> None:
         layers = _layers(data)
-        kinds = [kind for kind, _ in layers]
-        if len(layers) < 4 or kinds[:2] != ["con", "affine"] or kinds[-2:] != ["avg", "fc"]:
+        kinds = [type(layer) for layer in layers]
+        if (len(layers) < 4 or kinds[:2] != [_ConvLayer, _AffineLayer]
+                or kinds[-2:] != [_AverageLayer, _ProjectionLayer]):
             raise ModelFormatError("not dlib's face-recognition ResNet: unexpected layers")
-        self._stem = _conv(layers[0][1], layers[1][1], 3)
+        self._stem = _conv(layers[0], layers[1], 3)  # type: ignore[arg-type]
         channels = self._stem.weights.shape[1]
         self._blocks: list[_Block] = []
         i = 2
         while i < len(layers) - 2:
-            if [k for k, _ in layers[i:i + 4]] != ["con", "affine", "con", "affine"]:
+            block = layers[i:i + 4]
+            if kinds[i:i + 4] != [_ConvLayer, _AffineLayer, _ConvLayer, _AffineLayer]:
                 raise ModelFormatError(f"layer {i}: expected a residual block")
-            first = _conv(layers[i][1], layers[i + 1][1], channels)
-            second = _conv(layers[i + 2][1], layers[i + 3][1], first.weights.shape[1])
+            first = _conv(block[0], block[1], channels)  # type: ignore[arg-type]
+            second = _conv(block[2], block[3], first.weights.shape[1])  # type: ignore[arg-type]
             i += 4
             if second.stride != 1 or second.padding != 1:
                 raise ModelFormatError(f"layer {i - 2}: unexpected residual block")
             down = first.stride == 2
             if down:
-                if layers[i][0] != "avg" or layers[i][1][:4] != (2, 2, 2, 2):
+                if layers[i] != _AverageLayer((2, 2, 2, 2)):
                     raise ModelFormatError(f"layer {i}: a halving block needs a 2x2 average")
                 i += 1
             elif first.stride != 1 or first.padding != 1 or second.weights.shape[1] < channels:
                 raise ModelFormatError(f"layer {i}: unexpected residual block")
             self._blocks.append(_Block(first, second, down))
             channels = second.weights.shape[1]
-        fc, inputs, outputs = layers[-1][1]
-        assert isinstance(fc, np.ndarray) and isinstance(inputs, int)
-        assert isinstance(outputs, int)
-        if layers[-2][1][:2] != (0, 0) or inputs != channels or fc.size != inputs * outputs:
+        fc, inputs, outputs = layers[-1]  # type: ignore[misc]
+        if (layers[-2] != _AverageLayer((0, 0, 1, 1)) or inputs != channels
+                or fc.size != inputs * outputs):
             raise ModelFormatError("the network does not end in an average and a projection")
         self._projection = fc.reshape(inputs, outputs)
 
