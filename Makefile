@@ -39,15 +39,18 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-test: setup
+# Lint first: a type error or a ruff finding fails `make test` before any test runs.
+test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # At a terminal the demo stays up (videos loop) so the panel can be tried; Ctrl-C ends it.
 demo: setup
 	$(VENV)/bin/gridgate demo $$([ -t 0 ] && echo --stay)
 
+# ruff, then mypy on edge gate vision sync (settings: [tool.mypy] in pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check edge gate vision sync tests
+	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) var artifacts
+	rm -rf $(VENV) var artifacts .mypy_cache

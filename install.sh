@@ -28,8 +28,10 @@ readonly STAMP_NAME=.gridgate-install
 readonly APT_PACKAGES=(python3 python3-venv libzbar0 v4l-utils mosquitto-clients)
 # Pi pin factory; only on Raspberry Pi OS and newer Debian, so installed when apt knows it.
 readonly APT_OPTIONAL=(python3-lgpio)
-# Development tools in requirements.txt that a gate does not need.
-readonly DEV_ONLY='^(pytest|pytest-timeout|hypothesis|playwright|ruff)=='
+# Development tools in requirements.txt that a gate does not need (import-linter checks the
+# layer rule in tests/test_layers.py; grimp, rich, markdown-it-py and mdurl come with it;
+# mypy checks types in `make lint`; mypy_extensions, librt, ast_serialize, pathspec with it).
+readonly DEV_ONLY='^(pytest|pytest-timeout|hypothesis|playwright|ruff|import-linter|grimp|rich|markdown-it-py|mdurl|mypy|mypy_extensions|librt|ast_serialize|pathspec)=='
 
 ROOT=""
 SOURCE=""

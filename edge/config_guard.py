@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from edge.settings import Settings, SettingsError, load_settings, parse_settings
 from gate.errors import KeyFileError
+from gate.files import write_atomic
 from gate.passes import Revocations, TrustList
 
 log = logging.getLogger(__name__)
@@ -46,31 +47,6 @@ def check_config(path: Path | str) -> Settings:
     return settings
 
 
-def write_atomically(target: Path, data: bytes, mode: int) -> None:
-    """Write beside the target, fsync, rename over it: readers see the old or the new file."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk (power cuts at gates).
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def install_config(new: Path | str, target: Path | str, *, mode: int = 0o640) -> Settings:
     """Validate `new` as if it were at `target` (relative paths!), then atomically replace it."""
     new, target = Path(new), Path(target)
@@ -93,7 +69,7 @@ def install_config(new: Path | str, target: Path | str, *, mode: int = 0o640) ->
             raise SettingsError(str(new), exc.problems) from None
     finally:
         Path(staged).unlink(missing_ok=True)
-    write_atomically(target, data, mode)
+    write_atomic(target, data, mode=mode)
     return settings
 
 
@@ -130,7 +106,7 @@ def remember_good(settings: Settings, path: Path, base: Path | None = None) -> b
         if path.exists() and path.read_text(encoding="utf-8") == text:
             return True
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, text.encode(), 0o640)
+        write_atomic(path, text.encode(), mode=0o640)
     except (OSError, SettingsError) as exc:
         log.warning("cannot keep the last good configuration in %s: %s", path, exc)
         return False

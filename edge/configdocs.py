@@ -149,7 +149,8 @@ def _json_default(info: FieldInfo) -> Any:
     value = info.get_default(call_default_factory=True)
     if value is None:
         return None
-    dumped = TypeAdapter(info.annotation).dump_python(value, mode="json")
+    annotation = Any if info.annotation is None else info.annotation  # None: unannotated
+    dumped = TypeAdapter(annotation).dump_python(value, mode="json")
     if isinstance(value, set | frozenset):
         dumped = sorted(dumped)  # sets have no order; the files must be reproducible
     return dumped

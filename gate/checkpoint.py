@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,15 +29,15 @@ from gate.model import (
     PassageRef,
     Permit,
     Person,
-    PersonKind,
     Reader,
     Severity,
 )
 from gate.observation import Observation
-from gate.passes import Revocations, TrustList, verify_pass
+from gate.passes.admission import admit_pass
 from gate.passes.claims import PassCheck, PassClaims, PassReason
-from gate.policy import Policy
 from gate.registry import Registry
+from gate.rulebook import Rulebook
+from gate.vocabulary import AlertKind, Rule
 
 log = logging.getLogger(__name__)
 
@@ -83,21 +83,17 @@ class Checkpoint:
         self,
         *,
         compound_id: str,
-        trust: TrustList,
-        revocations: Revocations,
+        rules: Rulebook,
         registry: Registry,
         journal: Journal,
-        doors: dict[str, Door],
-        policy: Callable[[], Policy],
+        doors: Mapping[str, Door],
         clock: Clock,
     ) -> None:
         self.compound_id = compound_id
-        self.trust = trust
-        self.revocations = revocations
+        self.rules = rules
         self.registry = registry
         self.journal = journal
         self.doors = doors
-        self.policy = policy
         self.clock = clock
         self._listeners: list[OutcomeListener] = []
         self._pending: deque[tuple[Observation, Decision, Person | None, str | None]] = deque()
@@ -111,21 +107,11 @@ class Checkpoint:
         self._listeners.append(listener)
 
     def check_pass(self, text: str, now: datetime) -> PassCheck:
-        """Verify a pass text offline against the trust list and both revocation sources."""
-        check = verify_pass(text, self.trust, self.revocations, self.compound_id, now)
-        if check.valid and check.claims and self.registry.is_revoked(check.claims.pass_id):
-            return PassCheck(False, PassReason.REVOKED, "revoked by the platform",
-                             check.claims, check.key_id)
-        if check.valid and check.claims and check.claims.kind is PersonKind.VISITOR:
-            # A visitor key (the panel's) signs whatever id it is given: a visitor pass must not
-            # borrow a registered resident's identity, nor another household's visitor's.
-            known = self.registry.person(check.claims.person_id)
-            if known is not None and (known.kind is not PersonKind.VISITOR or
-                                      known.host_household_id != check.claims.host_household_id):
-                return PassCheck(False, PassReason.KEY_NOT_ALLOWED,
-                                 f"a visitor pass cannot carry the id of {known.kind.value} "
-                                 f"{known.person_id}", check.claims, check.key_id)
-        return check
+        """Admit a pass text at this gate (gate.passes.admission: offline verification, the
+        platform's revocations, the visitor-identity rule)."""
+        rules = self.rules
+        return admit_pass(text, trust=rules.trust, revocations=rules.revocations,
+                          roster=self.registry, compound_id=self.compound_id, now=now)
 
     def resolve(self, observation: Observation) -> tuple[Person | None, Permit | None]:
         """Who the observation is about and the permit that applies to them."""
@@ -145,7 +131,7 @@ class Checkpoint:
     def handle(self, observation: Observation) -> Outcome:
         """Decide on one observation, command the door, record the passage."""
         person, permit = self.resolve(observation)
-        policy = self.policy()
+        policy = self.rules.policy
         now = observation.seen_at
         with self._deciding:
             history = self.journal.history(
@@ -161,7 +147,9 @@ class Checkpoint:
                 released = door.release(reason=decision.rule) if door else False
             acted_at = self.clock.monotonic()
             events = self._record(observation, decision, person, None)
-        outcome = Outcome(observation, decision, person, released, acted_at, events)
+        return self._tell(Outcome(observation, decision, person, released, acted_at, events))
+
+    def _tell(self, outcome: Outcome) -> Outcome:
         for listener in self._listeners:
             try:
                 listener(outcome)
@@ -215,14 +203,15 @@ class Checkpoint:
 
     def override(self, reader: Reader, *, actor: str, reason: str,
                  snapshot: str | None = None) -> Outcome:
-        """A guard (or a signed platform command) opens the door once; recorded as a passage."""
+        """Open the reader's door once for a guard or a signed platform command, recorded as an
+        override passage and heard by the listeners; gate.controls.DoorControls calls this."""
         now = self.clock.now()
         observation = Observation(reader=reader, method=Method.OVERRIDE, seen_at=now,
                                   snapshot=snapshot)
         decision = Decision(
-            granted=True, rule="override.open_once",
+            granted=True, rule=Rule.OVERRIDE_OPEN_ONCE,
             reason_zh=f"人工放行（{actor}）：{reason}", reason_en=f"opened by {actor}: {reason}",
-            alerts=(AlertSpec("override", Severity.INFO, f"{actor} 人工放行：{reason}",
+            alerts=(AlertSpec(AlertKind.OVERRIDE, Severity.INFO, f"{actor} 人工放行：{reason}",
                               f"{actor} opened the door once: {reason}"),),
         )
         with self._deciding:
@@ -231,10 +220,10 @@ class Checkpoint:
             if not released:
                 # The audit trail must say the door stayed shut (lockdown, no relay).
                 decision = Decision(
-                    granted=False, rule="override.refused",
+                    granted=False, rule=Rule.OVERRIDE_REFUSED,
                     reason_zh=f"人工放行未执行（{actor}）：门处于封锁状态或无继电器",
                     reason_en=f"open by {actor} refused: the door is in lockdown or has no relay",
                     alerts=decision.alerts)
             acted_at = self.clock.monotonic()
             events = self._record(observation, decision, None, actor)
-        return Outcome(observation, decision, None, released, acted_at, events)
+        return self._tell(Outcome(observation, decision, None, released, acted_at, events))

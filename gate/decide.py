@@ -26,8 +26,20 @@ from gate.passes.claims import PassReason
 from gate.policy import Policy
 from gate.quota import exits_in_period, in_window, next_exit_allowed
 from gate.reasons import OBSERVATION_OVER, alert, reason
+from gate.vocabulary import AlertKind, Rule
 
 _FORGED = {PassReason.BAD_SIGNATURE, PassReason.UNKNOWN_KEY, PassReason.KEY_NOT_ALLOWED}
+# The rule of a refused pass: "pass." + its reason (OK never refuses).
+_PASS_RULES = {
+    PassReason.MALFORMED: Rule.PASS_MALFORMED,
+    PassReason.BAD_SIGNATURE: Rule.PASS_BAD_SIGNATURE,
+    PassReason.UNKNOWN_KEY: Rule.PASS_UNKNOWN_KEY,
+    PassReason.KEY_NOT_ALLOWED: Rule.PASS_KEY_NOT_ALLOWED,
+    PassReason.EXPIRED: Rule.PASS_EXPIRED,
+    PassReason.NOT_YET_VALID: Rule.PASS_NOT_YET_VALID,
+    PassReason.REVOKED: Rule.PASS_REVOKED,
+    PassReason.OTHER_COMPOUND: Rule.PASS_OTHER_COMPOUND,
+}
 
 
 class _Verdict:
@@ -38,10 +50,10 @@ class _Verdict:
         self.colour = permit.colour if permit else None
         self.alerts: list[AlertSpec] = []
 
-    def alert(self, kind: str) -> None:
+    def alert(self, kind: AlertKind) -> None:
         self.alerts.append(alert(kind, self.person_id))
 
-    def make(self, granted: bool, rule: str, extra: tuple[str, str] | None = None) -> Decision:
+    def make(self, granted: bool, rule: Rule, extra: tuple[str, str] | None = None) -> Decision:
         zh, en = reason(rule, extra)
         return Decision(granted, rule, zh, en, tuple(self.alerts), self.person_id, self.colour)
 
@@ -53,31 +65,31 @@ def decide(observation: Observation, person: Person | None, permit: Permit | Non
     check = observation.pass_check
     if check is not None and not check.valid:
         if check.reason in _FORGED:
-            v.alert("forged_pass")
+            v.alert(AlertKind.FORGED_PASS)
         elif check.reason is PassReason.REVOKED:
-            v.alert("revoked_pass")
-        return v.make(False, f"pass.{check.reason.value}")
+            v.alert(AlertKind.REVOKED_PASS)
+        return v.make(False, _PASS_RULES[check.reason])
     if person is None:
-        return v.make(False, "face.unknown" if observation.method is Method.FACE
-                      else "person.unknown")
+        return v.make(False, Rule.FACE_UNKNOWN if observation.method is Method.FACE
+                      else Rule.PERSON_UNKNOWN)
     if permit is None:
-        return v.make(False, "permit.missing")
+        return v.make(False, Rule.PERMIT_MISSING)
     if permit.valid_from is not None and now < permit.valid_from:
-        return v.make(False, "permit.not_yet_valid")
+        return v.make(False, Rule.PERMIT_NOT_YET_VALID)
     if permit.valid_until is not None and now > permit.valid_until:
-        return v.make(False, "permit.expired")
+        return v.make(False, Rule.PERMIT_EXPIRED)
     denial = _face(observation, person, permit, policy, v)
     if denial is not None:
         return denial
     if person.kind is PersonKind.VISITOR and not person.host_household_id:
-        return v.make(False, "visitor.no_host")
+        return v.make(False, Rule.VISITOR_NO_HOST)
     granted, rule, extra = _colour(observation, person, permit, history, policy, now, v)
     if not granted:
         return v.make(False, rule, extra)
     if _passback(observation, history, policy, now, v):
-        return v.make(False, "anti_passback")
+        return v.make(False, Rule.ANTI_PASSBACK)
     if observation.faces_in_view > 1:
-        v.alert("tailgating")
+        v.alert(AlertKind.TAILGATING)
     return v.make(True, rule, extra)
 
 
@@ -87,16 +99,16 @@ def _face(observation: Observation, person: Person, permit: Permit, policy: Poli
         return None  # this reader has no face recognition; face rules cannot apply
     if observation.pass_check is not None and permit.colour in policy.face_match_required:
         if observation.face_person_id is None and not observation.face_unknown:
-            return v.make(False, "face.missing")
+            return v.make(False, Rule.FACE_MISSING)
         if observation.face_person_id != person.person_id:  # someone else, or a stranger
-            v.alert("pass_shared")
-            return v.make(False, "face.mismatch")
+            v.alert(AlertKind.PASS_SHARED)
+            return v.make(False, Rule.FACE_MISMATCH)
     if permit.colour in policy.liveness_required and observation.live is not True:
-        return v.make(False, "face.not_live")
+        return v.make(False, Rule.FACE_NOT_LIVE)
     return None
 
 
-_Outcome = tuple[bool, str, tuple[str, str] | None]  # granted, rule, extra reason clause
+_Outcome = tuple[bool, Rule, tuple[str, str] | None]  # granted, rule, extra reason clause
 
 
 def _colour(observation: Observation, person: Person, permit: Permit, history: History,
@@ -104,21 +116,21 @@ def _colour(observation: Observation, person: Person, permit: Permit, history: H
     entering = observation.reader.direction is Direction.IN
     colour = permit.colour
     if colour is Colour.GREEN:
-        return True, "green.in" if entering else "green.out", None
+        return True, Rule.GREEN_IN if entering else Rule.GREEN_OUT, None
     if colour is Colour.WHITE:
-        return False, "white.unverified", None
+        return False, Rule.WHITE_UNVERIFIED, None
     if colour is Colour.RED:
         # The gate never upgrades a colour: it only says the observation period is over.
         over = (OBSERVATION_OVER if permit.observation_until is not None
                 and now >= permit.observation_until else None)
         if entering:
             if policy.red_entry_alert:
-                v.alert("red_entry")
-            return True, "red.in", over
-        v.alert("red_exit_attempt")
-        return False, "red.exit_denied", over
+                v.alert(AlertKind.RED_ENTRY)
+            return True, Rule.RED_IN, over
+        v.alert(AlertKind.RED_EXIT_ATTEMPT)
+        return False, Rule.RED_EXIT_DENIED, over
     if entering:
-        return True, "yellow.in", None
+        return True, Rule.YELLOW_IN, None
     return _yellow_exit(observation, person, history, policy, now)
 
 
@@ -128,7 +140,7 @@ def _yellow_exit(observation: Observation, person: Person, history: History, pol
     window = rules.exit_window_times()
     if window is not None and not in_window(now, window, zone):
         hours = rules.exit_window or ""
-        return False, "yellow.exit_window", (f"允许时段 {hours}", f"exit hours {hours}")
+        return False, Rule.YELLOW_EXIT_WINDOW, (f"允许时段 {hours}", f"exit hours {hours}")
     # Only yellow exits use the household's quota: a green member or a visitor of the
     # household going out is not "the one person who went shopping".
     household = [p.at for p in history.household_exits
@@ -136,14 +148,15 @@ def _yellow_exit(observation: Observation, person: Person, history: History, pol
                  and p.colour is Colour.YELLOW]
     if len(exits_in_period(household, rules, now, zone)) >= rules.exits_per_household:
         when = _local_text(next_exit_allowed(household, rules, now, zone), zone)
-        return False, "yellow.household_quota", (f"下次可外出：{when}", f"next exit from {when}")
+        return (False, Rule.YELLOW_HOUSEHOLD_QUOTA,
+                (f"下次可外出：{when}", f"next exit from {when}"))
     window_start = now - timedelta(seconds=rules.companion_window_s)
     companions = [p for p in history.recent_exits
                   if p.person_id != person.person_id and p.colour is Colour.YELLOW
                   and p.direction is Direction.OUT and window_start <= p.at <= now]
     if observation.faces_in_view > 1 or (rules.companion_window_s and companions):
-        return False, "yellow.companions", None
-    return True, "yellow.exit", None
+        return False, Rule.YELLOW_COMPANIONS, None
+    return True, Rule.YELLOW_EXIT, None
 
 
 def _passback(observation: Observation, history: History, policy: Policy, now: datetime,
@@ -158,7 +171,7 @@ def _passback(observation: Observation, history: History, policy: Policy, now: d
         return False
     if mode is AntiPassback.HARD:
         return True
-    v.alert("passback")
+    v.alert(AlertKind.PASSBACK)
     return False
 
 

@@ -17,6 +17,7 @@ from gpiozero import Button, DigitalInputDevice, DigitalOutputDevice
 
 from gate.clock import Clock, SystemClock
 from gate.errors import DoorError
+from gate.vocabulary import DoorEventKind
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class DoorEvent:
     """Something the door did or had done to it; `alert` marks the ones guards must hear of."""
 
     door: str
-    kind: str  # released, locked, opened, closed, forced, held_open, exit_request, mode
+    kind: DoorEventKind
     detail: str = ""
     actor: str | None = None
     alert: bool = False
@@ -130,7 +131,7 @@ class Door:
         seconds = self.open_seconds if seconds is None else seconds
         with self._lock:
             if self._mode is DoorMode.LOCKDOWN:
-                self._emit("release_refused", f"lockdown; {reason}", actor)
+                self._emit(DoorEventKind.RELEASE_REFUSED, f"lockdown; {reason}", actor)
                 return False
             if self._mode is DoorMode.HOLD_OPEN:
                 return True
@@ -138,7 +139,7 @@ class Door:
             self.relay.on()
             self._released_until = self.clock.monotonic() + seconds
             self._relock_timer = self._timer(seconds, self._relock)
-        self._emit("released", f"{reason} ({seconds:g} s)", actor)
+        self._emit(DoorEventKind.RELEASED, f"{reason} ({seconds:g} s)", actor)
         return True
 
     def _relock(self) -> None:
@@ -146,29 +147,33 @@ class Door:
             if self._mode is DoorMode.HOLD_OPEN:
                 return
             self.relay.off()
-        self._emit("locked", "relock after release")
+        self._emit(DoorEventKind.LOCKED, "relock after release")
 
     def set_mode(self, mode: DoorMode, *, seconds: float | None = None,
                  actor: str | None = None, reason: str = "") -> None:
         """Switch mode; hold-open needs a time limit and ends by itself."""
         # Checked before any state changes: a refused hold-open must leave the door as it was.
-        if mode is DoorMode.HOLD_OPEN and (seconds is None or seconds <= 0):
-            raise DoorError("hold-open needs a positive time limit in seconds")
+        # hold_for is set exactly when the mode is hold-open (NaN and infinity are refused too).
+        hold_for: float | None = None
+        if mode is DoorMode.HOLD_OPEN:
+            if seconds is None or not 0 < seconds < float("inf"):
+                raise DoorError("hold-open needs a positive time limit in seconds")
+            hold_for = seconds
         with self._lock:
             self._cancel(self._relock_timer)
             self._cancel(self._mode_timer)
             self._mode = mode
-            if mode is DoorMode.HOLD_OPEN:
+            if hold_for is not None:
                 self.relay.on()
                 self._released_until = float("inf")
-                self._mode_until = self.clock.monotonic() + seconds
-                self._mode_timer = self._timer(seconds, self._end_hold_open)
+                self._mode_until = self.clock.monotonic() + hold_for
+                self._mode_timer = self._timer(hold_for, self._end_hold_open)
             else:
                 self.relay.off()
                 self._released_until = 0.0
                 self._mode_until = None
         detail = f"{mode.value}" + (f" for {seconds:g} s" if seconds else "")
-        self._emit("mode", f"{detail}; {reason}".rstrip("; "), actor)
+        self._emit(DoorEventKind.MODE, f"{detail}; {reason}".rstrip("; "), actor)
 
     def _end_hold_open(self) -> None:
         with self._lock:
@@ -183,17 +188,17 @@ class Door:
                 # Its held-open check was skipped during hold-open: arm it again from now.
                 self._cancel(self._held_timer)
                 self._held_timer = self._timer(self.held_open_seconds, self._check_held_open)
-        self._emit("mode", "normal; hold-open time limit reached")
+        self._emit(DoorEventKind.MODE, "normal; hold-open time limit reached")
 
     def _exit_requested(self) -> None:
-        self._emit("exit_request", "request-to-exit button pressed")
+        self._emit(DoorEventKind.EXIT_REQUEST, "request-to-exit button pressed")
         self.release(reason="exit button")
 
     def _contact_opened(self) -> None:
         if self.clock.monotonic() > self._released_until:
-            self._emit("forced", "door opened while locked", alert=True)
+            self._emit(DoorEventKind.FORCED, "door opened while locked", alert=True)
         else:
-            self._emit("opened", "")
+            self._emit(DoorEventKind.OPENED, "")
         with self._lock:
             self._cancel(self._held_timer)
             self._held_timer = self._timer(self.held_open_seconds, self._check_held_open)
@@ -201,11 +206,12 @@ class Door:
     def _contact_closed(self) -> None:
         with self._lock:
             self._cancel(self._held_timer)
-        self._emit("closed", "")
+        self._emit(DoorEventKind.CLOSED, "")
 
     def _check_held_open(self) -> None:
         if self.is_open and self._mode is not DoorMode.HOLD_OPEN:
-            self._emit("held_open", f"open longer than {self.held_open_seconds:g} s", alert=True)
+            self._emit(DoorEventKind.HELD_OPEN, f"open longer than {self.held_open_seconds:g} s",
+                       alert=True)
 
     def _timer(self, seconds: float, action: Callable[[], None]) -> threading.Timer:
         timer = threading.Timer(seconds, action)
@@ -218,7 +224,8 @@ class Door:
         if timer is not None:
             timer.cancel()
 
-    def _emit(self, kind: str, detail: str, actor: str | None = None, alert: bool = False) -> None:
+    def _emit(self, kind: DoorEventKind, detail: str, actor: str | None = None,
+              alert: bool = False) -> None:
         event = DoorEvent(self.name, kind, detail, actor, alert)
         log.info("door %s: %s %s", self.name, kind, detail)
         for listener in self._listeners:

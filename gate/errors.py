@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from vision.errors import GridgateError
+
+class GridgateError(Exception):
+    """Base of every error gridgate raises on purpose in gate, sync and edge.
+
+    It lives in the domain, the lowest layer that is gridgate's own: sync and edge derive their
+    errors from it. vision, which knows nothing of gridgate, has its own root
+    (`vision.errors.VisionError`); edge catches both (`edge.errors.EXPECTED_ERRORS`).
+    """
 
 
 class ConfigError(GridgateError, ValueError):

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from gate.vocabulary import AlertKind, Rule
+
 
 class Colour(StrEnum):
     """Permit colour (三色出入证 plus white for not yet verified)."""
@@ -92,7 +94,7 @@ class Reader:
 class AlertSpec:
     """An alert a decision or a door event asks to raise; the journal gives it an id and time."""
 
-    kind: str
+    kind: AlertKind
     severity: Severity
     message_zh: str
     message_en: str
@@ -103,7 +105,7 @@ class Decision:
     """The outcome for one person at one reader: granted or not, which rule, why."""
 
     granted: bool
-    rule: str
+    rule: Rule
     reason_zh: str
     reason_en: str
     alerts: tuple[AlertSpec, ...] = field(default=())

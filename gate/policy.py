@@ -84,7 +84,7 @@ class AntiPassbackRules(_Strict):
 
 
 class Policy(_Strict):
-    """All permit rules a gate applies; defaults follow SPEC.md."""
+    """All permit rules a gate applies; a policy document from the platform replaces them."""
 
     version: str = Field("builtin-1", description="Version label of this policy document.")
     timezone: str = Field(

@@ -139,7 +139,7 @@ class Registry:
             for p in persons
         ]
         with self._lock, self.db.atomic():
-            self.db["persons"].upsert_all(rows, pk="person_id")
+            self.db.table("persons").upsert_all(rows, pk="person_id")
 
     def put_permits(self, permits: Iterable[Permit]) -> None:
         """Insert or replace permits (the gate never upgrades a colour itself; only this does)."""
@@ -151,13 +151,13 @@ class Registry:
             for p in permits
         ]
         with self._lock, self.db.atomic():
-            self.db["permits"].upsert_all(rows, pk="person_id")
+            self.db.table("permits").upsert_all(rows, pk="person_id")
 
     def revoke(self, pass_ids: Iterable[str], when: datetime) -> None:
         """Add pass ids to the revocation list."""
         rows = [{"pass_id": pid, "revoked_at": _text(when)} for pid in pass_ids]
         with self._lock, self.db.atomic():
-            self.db["revoked_passes"].upsert_all(rows, pk="pass_id")
+            self.db.table("revoked_passes").upsert_all(rows, pk="pass_id")
 
     # -- households, grids, removals and snapshots (platform documents) ------------------
 
@@ -174,12 +174,12 @@ class Registry:
     def put_households(self, rows: Iterable[dict[str, Any]]) -> None:
         """Insert or replace households ({household_id, grid_id, name})."""
         with self._lock, self.db.atomic():
-            self.db["households"].upsert_all(list(rows), pk="household_id")
+            self.db.table("households").upsert_all(list(rows), pk="household_id")
 
     def put_grids(self, rows: Iterable[dict[str, Any]]) -> None:
         """Insert or replace grids ({grid_id, name})."""
         with self._lock, self.db.atomic():
-            self.db["grids"].upsert_all(list(rows), pk="grid_id")
+            self.db.table("grids").upsert_all(list(rows), pk="grid_id")
 
     def remove(self, table: str, ids: Sequence[str]) -> None:
         """Delete rows by primary key from persons, households, grids, permits or
@@ -245,6 +245,6 @@ class Registry:
                     applied_at: datetime, body: str | None = None) -> None:
         """Record the document version now held (in the transaction that applied it)."""
         with self._lock, self.db.atomic():
-            self.db["versions"].upsert({
+            self.db.table("versions").upsert({
                 "document": document, "version": version, "issued_at": _text(issued_at),
                 "applied_at": _text(applied_at), "body": body}, pk="document")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -30,6 +32,26 @@ def open_database(path: Path | str) -> Database:
     except (sqlite3.Error, OSError) as exc:
         raise JournalError(f"cannot open the database {path}: {exc}") from exc
     return Database(conn)
+
+
+@contextmanager
+def immediate(db: Database) -> Iterator[Database]:
+    """A write transaction that takes the write lock up front, committed or rolled back whole.
+
+    BEGIN IMMEDIATE waits (busy_timeout) for another connection's writer; a deferred
+    transaction that read before it wrote would instead fail at once with "database is locked"
+    whenever another connection committed in between (SQLite cannot upgrade a stale WAL
+    snapshot). A COMMIT that fails (a full disk) rolls back too: the connection is never left
+    inside a transaction.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
 
 
 def database_path(state_dir: Path | str) -> Path:

@@ -18,17 +18,16 @@ from pydantic import (
     model_validator,
 )
 
+from gate.faces.gallery import MAX_ENCODINGS_PER_PERSON, check_encoding
 from gate.model import Colour, PersonKind
 from gate.passes.trust import SCOPES
 from gate.policy import Policy
 from sync.topics import DocumentKind
-from vision.faces.gallery import check_encoding
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Text = Annotated[str, StringConstraints(max_length=200)]
 MAX_ITEMS = 200_000
 T = TypeVar("T")
-MAX_FACES_PER_PERSON = 20
 
 
 class _Strict(BaseModel):
@@ -54,7 +53,7 @@ class PersonEntry(_Strict):
     kind: PersonKind = PersonKind.RESIDENT
     host_household_id: Id | None = None
     face_encodings: list[list[float]] | None = Field(
-        None, max_length=MAX_FACES_PER_PERSON,
+        None, max_length=MAX_ENCODINGS_PER_PERSON,  # the gallery's own limit
         description="128-float face encodings; in a delta, null leaves the faces unchanged.")
 
     @field_validator("face_encodings")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlite_utils import Database
 
 from gate.model import AlertSpec, Severity
+from gate.vocabulary import AlertKind
 from sync.schema import counter
 
 log = logging.getLogger(__name__)
@@ -24,14 +25,17 @@ MAX_RANGES_SHOWN = 20
 def ranges_text(seqs: list[int]) -> str:
     """'3-7, 9, 12-14' for sorted sequence numbers (at most MAX_RANGES_SHOWN ranges)."""
     parts: list[str] = []
-    start = prev = None
-    for s in [*sorted(seqs), None]:
-        if start is not None and (s is None or s != prev + 1):  # type: ignore[operator]
+    start: int | None = None  # of the range being collected
+    prev = 0
+    for s in sorted(seqs):
+        if start is not None and s != prev + 1:
             parts.append(f"{start}" if start == prev else f"{start}-{prev}")
             start = None
-        if s is not None and start is None:
+        if start is None:
             start = s
         prev = s
+    if start is not None:
+        parts.append(f"{start}" if start == prev else f"{start}-{prev}")
     shown = ", ".join(parts[:MAX_RANGES_SHOWN])
     return shown + (f" (+{len(parts) - MAX_RANGES_SHOWN} more ranges)"
                     if len(parts) > MAX_RANGES_SHOWN else "")
@@ -91,5 +95,5 @@ class OutboxBound:
             parts_en.append(f"passages and alerts waiting exceed the bound of {self.max_rows} "
                             "rows; all are kept")
         log.warning("outbox bound: %s", "; ".join(parts_en))
-        return AlertSpec("outbox_full", Severity.WARNING, "；".join(parts_zh),
+        return AlertSpec(AlertKind.OUTBOX_FULL, Severity.WARNING, "；".join(parts_zh),
                          "; ".join(parts_en))

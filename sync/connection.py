@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -24,7 +24,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from vision.errors import GridgateError
+from gate.errors import GridgateError
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +217,9 @@ def _read_refusals_paho_rejects(client: mqtt.Client) -> None:
     """
     original = client._handle_pubackcomp
 
-    def handle(cmd: str) -> MQTTErrorCode:
+    def handle(cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
         try:
-            return original(cmd)  # type: ignore[arg-type]
+            return original(cmd)
         except MalformedPacket:
             packet = client._in_packet["packet"]
             if cmd != "PUBACK" or len(packet) < 3:
@@ -232,6 +232,7 @@ def _read_refusals_paho_rejects(client: mqtt.Client) -> None:
                     return client._do_on_publish(mid, reason, Properties(PacketTypes.PUBACK))
             return MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    # Replacing a method of this one client on purpose (paho offers no hook for this).
     client._handle_pubackcomp = handle  # type: ignore[method-assign]
 
 

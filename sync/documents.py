@@ -26,8 +26,9 @@ from gate.clock import Clock
 from gate.model import Permit, Person
 from gate.passes import TrustList, key_id_of
 from gate.passes.trust import TrustedKey
-from gate.policy import Policy
 from gate.registry import Registry
+from gate.rulebook import Rulebook
+from gate.store import immediate
 from sync.bodies import (
     Document,
     PermitEntry,
@@ -43,7 +44,6 @@ from sync.bodies import (
     TrustEntry,
     TrustSnapshot,
 )
-from sync.schema import immediate
 from sync.signing import SIGNER_SCOPES
 from sync.topics import DocumentKind
 
@@ -64,21 +64,11 @@ class Outcome(StrEnum):
 
 
 class FaceSink(Protocol):
-    """Where face encodings go (vision.faces.gallery.FaceGallery provides this)."""
+    """Where face encodings go (gate.faces.gallery.FaceGallery provides this)."""
 
     def replace_person(self, person_id: str, encodings: list[list[float]]) -> None: ...
 
-    def remove_person(self, person_id: str) -> None: ...
-
-
-@dataclass
-class DocumentTargets:
-    """The in-memory parts of the gate that documents change; None: not present."""
-
-    set_policy: Callable[[Policy], None] | None = None
-    get_trust: Callable[[], TrustList] | None = None
-    set_trust: Callable[[TrustList], None] | None = None
-    faces: FaceSink | None = None
+    def remove_person(self, person_id: str) -> bool: ...  # False: it had no encodings
 
 
 @dataclass(frozen=True)
@@ -116,14 +106,15 @@ class Documents:
     """Holds the version logic and applies documents to the registry and the gate."""
 
     def __init__(self, db: Database, *, compound_id: str, clock: Clock,
-                 targets: DocumentTargets | None = None,
+                 rules: Rulebook | None = None, faces: FaceSink | None = None,
                  request_snapshot: Callable[[DocumentKind, int | None, str], None] | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
         self.db = db
         self.registry = Registry(db)
         self.compound_id = compound_id
         self.clock = clock
-        self.targets = targets or DocumentTargets()
+        self.rules = rules  # the trust list and policy in force; None: nothing in memory
+        self.faces = faces  # the face gallery roster encodings go to, once attached
         self.request_snapshot = request_snapshot
         self.on_change = on_change
         self._pending: dict[DocumentKind, dict[int, Document]] = {}
@@ -262,13 +253,14 @@ class Documents:
             return self._trust(body)
         elif isinstance(body, PolicySnapshot):
             policy = body.policy
-            if self.targets.set_policy is not None:
-                self._after.append(lambda: self.targets.set_policy(policy))  # type: ignore[misc]
+            rules = self.rules
+            if rules is not None:
+                self._after.append(lambda: rules.set_policy(policy))
             return body.model_dump_json()
         return None
 
     def _faces(self, replace: dict[str, list[list[float]]], remove: set[str]) -> None:
-        sink = self.targets.faces
+        sink = self.faces
         if sink is None:
             return
 
@@ -301,30 +293,30 @@ class Documents:
             raise DocumentError("the trust list would hold no key that may sign platform data "
                                 "now (none, or all past not_after); refused so the gate cannot "
                                 "be locked out")
-        if self.targets.set_trust is not None:
+        if self.rules is not None:
             self._after.append(lambda: self._install_trust(keys))
         return TrustSnapshot(keys=entries).model_dump_json()
 
     def _install_trust(self, keys: list[TrustedKey]) -> None:
         # The platform speaks for its own keys; keys local to this gate (the panel's visitor
         # key) are not the platform's to remove.
-        local = [k for k in self.targets.get_trust()] if self.targets.get_trust else []
-        merged = TrustList([k for k in local if k.scope == "visitor"] + keys)
-        self.targets.set_trust(merged)  # type: ignore[misc]
+        if self.rules is not None:
+            self.rules.change_trust(
+                lambda held: TrustList([k for k in held if k.scope == "visitor"] + keys))
 
     def restore(self) -> None:
         """At start: put the stored policy and trust list back in force."""
         policy = self.registry.document_body(DocumentKind.POLICY.value)
-        if policy and self.targets.set_policy is not None:
-            self.targets.set_policy(PolicySnapshot.model_validate_json(policy).policy)
+        if policy and self.rules is not None:
+            self.rules.set_policy(PolicySnapshot.model_validate_json(policy).policy)
         trust = self.registry.document_body(DocumentKind.TRUST.value)
-        if trust and self.targets.set_trust is not None:
+        if trust and self.rules is not None:
             self._install_trust([_trusted(e) for e in
                                  TrustSnapshot.model_validate_json(trust).keys])
 
     def resync_faces(self) -> int:
         """Hand every stored face encoding to the face gallery; returns persons sent."""
-        sink = self.targets.faces
+        sink = self.faces
         if sink is None:
             return 0
         faces = self.registry.face_encodings()

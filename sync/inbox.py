@@ -26,17 +26,25 @@ from pydantic import ValidationError
 from gate.clock import Clock
 from gate.model import AlertSpec, Severity
 from gate.passes import TrustList
+from gate.vocabulary import AlertKind
 from sync.bodies import Document
 from sync.commands import Command, Commands, Verdict
 from sync.connection import Session
 from sync.documents import Documents, Outcome
 from sync.signing import MessageError, SignatureError, verify
-from sync.topics import InboundKind, Topics
+from sync.topics import DocumentKind, InboundKind, Topics
 
 log = logging.getLogger(__name__)
 
 ALERT_INTERVAL_S = 60.0
 MAX_COMMAND_BYTES = 4096  # a signed command is under 1 KB
+FORGED = {InboundKind.DOCUMENT: AlertKind.FORGED_DOCUMENT,
+          InboundKind.COMMAND: AlertKind.FORGED_COMMAND}
+REFUSED = {DocumentKind.ROSTER: AlertKind.ROSTER_REFUSED,
+           DocumentKind.PERMITS: AlertKind.PERMITS_REFUSED,
+           DocumentKind.TRUST: AlertKind.TRUST_REFUSED,
+           DocumentKind.REVOCATIONS: AlertKind.REVOCATIONS_REFUSED,
+           DocumentKind.POLICY: AlertKind.POLICY_REFUSED}
 
 
 @dataclass(frozen=True)
@@ -68,14 +76,14 @@ class Inbox:
         self._queue: queue.Queue[_Item | None] = queue.Queue()  # documents
         self._command_queue: queue.Queue[_Item | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
-        self._last_alert: dict[str, float] = {}
-        self._suppressed: Counter[str] = Counter()
+        self._last_alert: dict[AlertKind, float] = {}
+        self._suppressed: Counter[AlertKind] = Counter()
 
     # -- threading ---------------------------------------------------------------------------
 
     def submit(self, session: Session, message: mqtt.MQTTMessage) -> None:
         """paho's on_message: hand the message to its thread (acked after handling)."""
-        item = _Item(session, message.topic, message.payload, message.mid, message.qos)
+        item = _Item(session, message.topic, bytes(message.payload), message.mid, message.qos)
         inbound = self.topics.classify(message.topic)
         if inbound is not None and inbound.kind is InboundKind.COMMAND:
             self._command_queue.put(item)
@@ -129,7 +137,7 @@ class Inbox:
         try:
             verified = verify(payload, self.trust(), self.clock.now())
         except SignatureError as exc:
-            self._forgery(f"forged_{inbound.kind.value}", exc.reason, topic, str(exc))
+            self._forgery(FORGED[inbound.kind], exc.reason, topic, str(exc))
             return self._reject(exc.reason, topic, str(exc))
         except MessageError as exc:
             return self._reject(exc.reason, topic, str(exc))
@@ -154,7 +162,7 @@ class Inbox:
                         document.version, result.detail)
             # Well signed yet unusable: the platform has a bug someone must look at.
             self._limited_alert(
-                f"{document.document.value}_refused",
+                REFUSED[document.document],
                 f"平台数据 {document.document.value} 版本 {document.version} 无法使用，已拒绝："
                 f"{result.detail[:200]}",
                 f"platform {document.document.value} version {document.version} refused: "
@@ -175,7 +183,7 @@ class Inbox:
             log.info("command %s delivered again; handled before", command.command_id)
             return "command_duplicate"
         if verdict.forged:
-            self._forgery("forged_command", "replayed_command", topic, verdict.reason)
+            self._forgery(AlertKind.FORGED_COMMAND, "replayed_command", topic, verdict.reason)
         if self.command_result is not None:
             self.command_result(command, verdict)
         name = "command_accepted" if verdict.accepted else "command_refused"
@@ -191,14 +199,15 @@ class Inbox:
         with self._counter_lock:
             self.counters[name] += 1
 
-    def _forgery(self, kind: str, reason: str, topic: str, detail: str) -> None:
-        what_zh = "遥控命令" if "command" in kind else "平台数据"
+    def _forgery(self, kind: AlertKind, reason: str, topic: str, detail: str) -> None:
+        command = kind is AlertKind.FORGED_COMMAND
+        what_zh = "遥控命令" if command else "平台数据"
         self._limited_alert(
             kind, f"收到未通过签名校验的{what_zh}，已拒绝：{reason}",
-            f"rejected platform {'command' if 'command' in kind else 'data'} on {topic}: "
+            f"rejected platform {'command' if command else 'data'} on {topic}: "
             f"{detail[:200]}")
 
-    def _limited_alert(self, kind: str, zh: str, en: str) -> None:
+    def _limited_alert(self, kind: AlertKind, zh: str, en: str) -> None:
         """An urgent alert, at most one per kind a minute (a flood cannot fill the outbox)."""
         if self.alert is None:
             return

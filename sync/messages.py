@@ -7,14 +7,32 @@ schema version and a UTC time, so consumers can drop duplicates and notice gaps.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    model_validator,
+)
 
-SCHEMA_VERSION = 1
+from gate.vocabulary import AlertKind, DoorEventKind, EventType, Rule
 
-EventType = Literal["passage", "alert", "door", "command_result", "snapshot_request"]
-EVENT_TYPES: tuple[str, ...] = ("passage", "alert", "door", "command_result", "snapshot_request")
+SCHEMA_VERSION: Final = 1
+
+# The field of `data` that carries the vocabulary of each event type: a consumer refuses an
+# event with a value the gate never sends (a stub keeps `kind` but drops `rule`).
+_RECEIVED_KEY = "received"
+_RECEIVED = {_RECEIVED_KEY: True}  # validation context of EventMessage.received
+VOCABULARY: dict[EventType, tuple[str, type[StrEnum]]] = {
+    EventType.PASSAGE: ("rule", Rule),
+    EventType.ALERT: ("kind", AlertKind),
+    EventType.DOOR: ("kind", DoorEventKind),
+}
 
 
 def utc_z(when: datetime) -> str:
@@ -44,6 +62,25 @@ class EventMessage(_Message):
         False, description="True when data was left out because the message was too large.")
     data: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def received(cls, data: str | bytes | dict[str, Any]) -> EventMessage:
+        """An event as a consumer receives it (JSON text or parsed), refusing also a rule, an
+        alert kind or a door kind the gate never sends."""
+        if isinstance(data, dict):
+            return cls.model_validate(data, context=_RECEIVED)
+        return cls.model_validate_json(data, context=_RECEIVED)
+
+    @model_validator(mode="after")
+    def _known_vocabulary(self, info: ValidationInfo) -> EventMessage:
+        # Only for what consumers receive: the gate's own outbox must never fail a journal
+        # write, nor stop sending a row it stored, over a word.
+        if (info.context or {}).get(_RECEIVED_KEY) and self.type in VOCABULARY:
+            name, words = VOCABULARY[self.type]
+            if name in self.data and not _member(words, self.data[name]):
+                raise ValueError(f"data.{name} {self.data[name]!r} is not a {words.__name__} "
+                                 "the gate sends")
+        return self
+
     def stub(self, reason: str) -> EventMessage:
         """The same event without its data, for a message too large to send whole."""
         keep = {k: self.data[k] for k in ("kind", "severity", "person_id", "grid_id")
@@ -67,6 +104,14 @@ class StateMessage(_Message):
     inbound: dict[str, int] = Field(default_factory=dict,
                                     description="Platform messages handled, by outcome.")
     protocol: str | None = None
+
+
+def _member(words: type[StrEnum], value: Any) -> bool:
+    try:
+        words(value)
+    except ValueError:
+        return False
+    return True
 
 
 def event_data(row: dict[str, Any]) -> dict[str, Any]:

@@ -18,19 +18,20 @@ from typing import Any
 from sqlite_utils import Database
 
 from gate.clock import Clock
-from gate.events import ALERT, DOOR, PASSAGE, JournalEvent
+from gate.events import JournalEvent
 from gate.journal import Journal
 from gate.journal.queries import utc_text
+from gate.store import immediate
+from gate.vocabulary import EventType
 from sync.bound import OutboxBound
 from sync.messages import EventMessage, event_data
-from sync.schema import MQTT_SINK, counter, immediate, migrate
+from sync.schema import MQTT_SINK, counter, migrate
 from sync.sinks.formats import WebhookRoute
 from sync.topics import Topics
 
 log = logging.getLogger(__name__)
 
-_TYPES = {PASSAGE: "passage", ALERT: "alert", DOOR: "door"}
-ROUTINE_TYPES = frozenset({"door"})  # door events may be dropped when full; alerts say why
+ROUTINE_TYPES = frozenset({EventType.DOOR})  # may be dropped when full; an alert says which
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class OutboxRow:
     id: int
     seq: int
     event_id: str
-    kind: str
+    kind: str  # an EventType value, as stored
     topic: str
     payload: str
     attempts: int = 0
@@ -75,15 +76,15 @@ class Outbox:
 
     def record(self, db: Database, event: JournalEvent) -> None:
         """Transaction hook: the outbox rows of one journal event (same transaction)."""
-        kind = _TYPES.get(event.kind, event.kind)
+        kind = event.kind
         at = datetime.fromisoformat(event.row["at"])
-        if kind == "alert":
+        if kind == EventType.ALERT:
             topic = self.topics.alerts_for(event.grid_id or event.row.get("grid_id"))
         else:
             topic = self.topics.events
         self._insert(db, kind, event.event_id, at, event_data(event.row), topic)
 
-    def enqueue(self, db: Database, kind: str, event_id: str, data: dict[str, Any],
+    def enqueue(self, db: Database, kind: EventType, event_id: str, data: dict[str, Any],
                 topic: str) -> EventMessage:
         """The link's own message (snapshot request, command result) in its own transaction."""
         with self._lock, immediate(db):
@@ -91,12 +92,11 @@ class Outbox:
         self.wake()
         return message
 
-    def _insert(self, db: Database, kind: str, event_id: str, at: datetime,
+    def _insert(self, db: Database, kind: EventType, event_id: str, at: datetime,
                 data: dict[str, Any], topic: str) -> EventMessage:
         seq = db.execute("UPDATE sync_counters SET value = value + 1 WHERE name = 'seq' "
                          "RETURNING value").fetchone()[0]
-        message = EventMessage(type=kind, event_id=event_id,  # type: ignore[arg-type]
-                               gate_id=self.topics.gate_id,
+        message = EventMessage(type=kind, event_id=event_id, gate_id=self.topics.gate_id,
                                compound_id=self.topics.compound_id, seq=seq, at=at, data=data)
         created = utc_text(self.clock.now())
         routine = int(kind in ROUTINE_TYPES)

@@ -9,19 +9,19 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import ValidationError
 
+from gate.errors import GridgateError
 from gate.passes import SigningKey
 from sync.bodies import BODIES, Document
 from sync.commands import Action, Command
 from sync.connection import V5, BrokerOptions, Session, close_session, open_session
 from sync.signing import sign_payload
 from sync.topics import DocumentKind
-from vision.errors import GridgateError
 
 
 class PlatformError(GridgateError, RuntimeError):
@@ -32,7 +32,7 @@ def signed_document(kind: DocumentKind, body: dict[str, Any], *, version: int,
                     compound_id: str, key: SigningKey, now: datetime,
                     base_version: int | None = None) -> bytes:
     """A signed snapshot (no base) or delta, checked against the document schema first."""
-    mode = "snapshot" if base_version is None else "delta"
+    mode: Literal["snapshot", "delta"] = "snapshot" if base_version is None else "delta"
     try:
         document = Document(document=kind, mode=mode, compound_id=compound_id, version=version,
                             base_version=base_version, issued_at=now, body=body)
@@ -111,7 +111,7 @@ class Listener:
         return self
 
     def _message(self, session: Session, message: mqtt.MQTTMessage) -> None:
-        self.on_message(message.topic, message.payload)
+        self.on_message(message.topic, bytes(message.payload))  # paho: bytes or bytearray
 
     def __exit__(self, *exc: object) -> None:
         if self.session is not None:

@@ -28,6 +28,7 @@ from sqlite_utils import Database
 from gate.clock import Clock
 from gate.model import AlertSpec, Severity
 from gate.store import open_database
+from gate.vocabulary import AlertKind, EventType
 from sync.connection import Session
 from sync.messages import EventMessage
 from sync.outbox import OutboxRow, bury, delete, fetch, replace_payload
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 _HEADER_ALLOWANCE = 512  # fixed header, topic and properties around the payload
 _FAILED_PUBACK = 0x80
-_OWN_ALERTS = ("event_truncated", "event_undeliverable")
+_OWN_ALERTS = (AlertKind.EVENT_TRUNCATED, AlertKind.EVENT_UNDELIVERABLE)
 PACKET_TOO_LARGE = 0x95
 PAYLOAD_FORMAT_INVALID = 0x99
 
@@ -224,7 +225,7 @@ class Publisher:
         self.stats.stubbed += 1
         log.error("event %s (seq %d) sent without its data: %s", row.event_id, row.seq, why)
         self._raise(AlertSpec(
-            "event_truncated", Severity.WARNING,
+            AlertKind.EVENT_TRUNCATED, Severity.WARNING,
             f"事件 {row.event_id}（序号 {row.seq}）过大，只发送了摘要；完整记录在本机日志中",
             f"event {row.event_id} (seq {row.seq}) sent without its data ({why}); the full "
             "record stays in the gate's journal"), row)
@@ -235,15 +236,15 @@ class Publisher:
         self.stats.buried += 1
         log.error("event %s (seq %d) moved to outbox_dead: %s", row.event_id, row.seq, why)
         self._raise(AlertSpec(
-            "event_undeliverable", Severity.URGENT,
+            AlertKind.EVENT_UNDELIVERABLE, Severity.URGENT,
             f"事件 {row.event_id}（序号 {row.seq}）被服务器拒收，已移入待查表",
             f"event {row.event_id} (seq {row.seq}): {why}; moved to outbox_dead "
-            "(python -m sync.requeue sends it again)"), row)
+            "(`gridgate outbox requeue` sends it again)"), row)
 
     def _raise(self, spec: AlertSpec, row: OutboxRow) -> None:
         if self.alert is None:
             return
-        if row.kind == "alert" and EventMessage.model_validate_json(row.payload).data.get(
+        if row.kind == EventType.ALERT and EventMessage.model_validate_json(row.payload).data.get(
                 "kind") in _OWN_ALERTS:
             return  # an alert about one of these alerts could chain without end
         try:

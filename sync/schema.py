@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -74,16 +72,3 @@ def counter(db: Database, name: str) -> int:
     """Current value of a sync counter."""
     row = db.execute("SELECT value FROM sync_counters WHERE name = ?", [name]).fetchone()
     return int(row[0]) if row else 0
-
-
-@contextmanager
-def immediate(db: Database) -> Iterator[Database]:
-    """A write transaction that takes the write lock up front (no read-then-upgrade deadlock)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        if db.conn.in_transaction:
-            db.conn.rollback()
-        raise
-    db.execute("COMMIT")

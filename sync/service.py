@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gate.clock import Clock
+from gate.controls import DoorControls
 from gate.journal import Journal
 from gate.model import AlertSpec
-from gate.passes import TrustList
 from gate.registry import Registry
+from gate.rulebook import Rulebook
 from gate.store import open_database
+from gate.vocabulary import EventType
 from sync.bound import OutboxBound
-from sync.commands import Command, Commands, GateControls, Verdict
+from sync.commands import Command, Commands, Verdict
 from sync.connection import BrokerOptions, Session, Will
-from sync.documents import Documents, DocumentTargets, FaceSink
+from sync.documents import Documents, FaceSink
 from sync.inbox import Inbox, new_id
 from sync.link import MqttLink
 from sync.messages import StateMessage
@@ -64,9 +65,8 @@ class SyncService:
         topics: Topics,
         broker: BrokerOptions,
         clock: Clock,
-        trust: Callable[[], TrustList],
-        targets: DocumentTargets | None = None,
-        controls: GateControls | None = None,
+        rules: Rulebook,
+        controls: DoorControls | None = None,
         outbox: OutboxOptions | None = None,
         webhooks: list[WebhookTarget] | None = None,
         command_max_lifetime_s: int = 300,
@@ -85,14 +85,14 @@ class SyncService:
         self._status_lock = threading.Lock()
         self._status_registry = Registry(self._status_db)
         self.documents = Documents(self.db, compound_id=topics.compound_id, clock=clock,
-                                   targets=targets, request_snapshot=self._request_snapshot,
+                                   rules=rules, request_snapshot=self._request_snapshot,
                                    on_change=self._versions_changed)
         self._commands_db = open_database(db_path)  # the command thread's connection
         self.commands = Commands(self._commands_db, compound_id=topics.compound_id,
                                  gate_id=topics.gate_id, clock=clock, controls=controls,
                                  max_lifetime_s=command_max_lifetime_s,
                                  hold_open_max_s=hold_open_max_s)
-        self.inbox = Inbox(topics=topics, trust=trust, documents=self.documents,
+        self.inbox = Inbox(topics=topics, trust=lambda: rules.trust, documents=self.documents,
                            commands=self.commands, clock=clock,
                            max_bytes=broker.max_inbound_bytes, alert=self.alert,
                            command_result=self._command_result)
@@ -145,7 +145,7 @@ class SyncService:
 
     def attach_faces(self, faces: FaceSink) -> int:
         """Send roster face encodings to a face gallery from now on; returns persons loaded."""
-        self.documents.targets.faces = faces
+        self.documents.faces = faces
         return self.documents.resync_faces()
 
     # -- status (panel, doctor, state message) ---------------------------------------------
@@ -210,12 +210,12 @@ class SyncService:
         self.publisher.request_state()
 
     def _request_snapshot(self, kind: DocumentKind, held: int | None, reason: str) -> None:
-        self.outbox.enqueue(self.db, "snapshot_request", new_id(),
+        self.outbox.enqueue(self.db, EventType.SNAPSHOT_REQUEST, new_id(),
                             {"document": kind.value, "have_version": held, "reason": reason},
                             self.topics.requests)
 
     def _command_result(self, command: Command, verdict: Verdict) -> None:
-        self.outbox.enqueue(self._commands_db, "command_result", new_id(),
+        self.outbox.enqueue(self._commands_db, EventType.COMMAND_RESULT, new_id(),
                             {"command_id": command.command_id, "action": command.action.value,
                              "accepted": verdict.accepted, "reason": verdict.reason,
                              "issuer": command.issuer}, self.topics.events)

@@ -23,9 +23,9 @@ import cbor2
 from cryptography.exceptions import InvalidSignature
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gate.errors import GridgateError
 from gate.passes import SigningKey, TrustList
 from gate.passes.codec import ALG, EDDSA, KID, sig_structure
-from vision.errors import GridgateError
 
 # "all" keys are the platform's own (they sign any pass, so they could open a door already);
 # "platform" is accepted too for a dedicated document/command key. Never "visitor".

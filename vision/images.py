@@ -81,3 +81,15 @@ def load_image(source: Path | str | bytes, max_pixels: int = MAX_PIXELS) -> np.n
     if image.shape[0] * image.shape[1] > max_pixels:
         raise ImageError(f"{name}: {image.shape[1]}x{image.shape[0]} pixels is too many")
     return to_bgr8(image)
+
+
+def jpeg_bytes(image: np.ndarray, quality: int) -> bytes:
+    """The image (BGR or grey uint8) as JPEG file bytes at `quality` (0-100); ImageError when
+    OpenCV cannot encode it."""
+    try:
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    except cv2.error as exc:
+        raise ImageError(f"cannot encode the image as JPEG: {exc}") from None
+    if not ok:
+        raise ImageError("cannot encode the image as JPEG")
+    return data.tobytes()

@@ -37,7 +37,7 @@ class Backoff:
     max_attempts: int | None = None  # None: keep trying (a gate must recover unattended)
 
     def delay(self, attempt: int) -> float:
-        base = min(self.most_s, self.first_s * 2 ** attempt)
+        base = min(self.most_s, self.first_s * 2.0 ** attempt)
         return base * random.uniform(1 - self.jitter, 1 + self.jitter)
 
 

@@ -19,10 +19,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from gate.faces.gallery import FaceGallery
 from gate.store import open_database
 from vision.faces.detect import FaceDetector, find_faces_in_photo
 from vision.faces.encode import FaceEncoder
-from vision.faces.gallery import FaceGallery
 from vision.faces.identify import Identifier, OpenSetRule
 from vision.images import load_image
 

@@ -24,19 +24,19 @@ from gpiozero.pins.mock import MockFactory
 from edge.app import GateApp
 from edge.bench.face_accuracy import measure_accuracy
 from edge.cli.output import emit_json, friendly_errors
-from edge.face_reader import build_face_watch
+from edge.reader.faces import build_face_watch
 from edge.settings import Settings, parse_settings
 from edge.settings.faces import FacesSettings
 from edge.shared_data import shared_data_dir
 from gate.checkpoint import Outcome
 from gate.clock import SystemClock
+from gate.faces.gallery import FaceGallery
 from gate.model import Colour, Permit, Person
 from gate.passes import SigningKey, TrustList, generate_signing_key
 from gate.store import open_database
 from vision.errors import CameraError
 from vision.faces.detect import FaceDetector, find_faces_in_photo
 from vision.faces.encode import FaceEncoder, dlib_encode_chip, encode_chip, encoder_engine
-from vision.faces.gallery import FaceGallery
 from vision.facts import Frame
 from vision.images import load_image
 
@@ -159,7 +159,8 @@ def enrol_gate(app: GateApp, encodings: dict[str, np.ndarray], gallery_persons: 
 
 def _latencies(decisions: list[tuple[int, Outcome]], runs: list[tuple[int, int]], start: float,
                fps: float) -> tuple[list[float], list[float]]:
-    known, unknown = [], []
+    known: list[float] = []
+    unknown: list[float] = []
     for index, outcome in decisions:
         run = next((r for r in reversed(runs) if r[0] <= index), None)
         if run is None:
@@ -187,8 +188,12 @@ def measure_ours(frames: list[np.ndarray], fps: float, runs: list[tuple[int, int
             pipeline = app.pipelines["cam"]
             decisions: list[tuple[int, Outcome]] = []
             current = [0]
-            app.checkpoint.add_listener(
-                lambda o, decisions=decisions, current=current: decisions.append((current[0], o)))
+
+            def record(outcome: Outcome, decisions: list[tuple[int, Outcome]] = decisions,
+                       current: list[int] = current) -> None:
+                decisions.append((current[0], outcome))
+
+            app.add_outcome_listener(record)
 
             def handle(index: int, frame: Frame, pipeline: Any = pipeline,
                        current: list[int] = current) -> None:

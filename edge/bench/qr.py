@@ -13,6 +13,7 @@ import numpy as np
 from edge.cli.output import emit_json
 from edge.shared_data import shared_data_dir
 from vision.errors import ImageError
+from vision.facts import QrSeen
 from vision.images import load_image
 from vision.qr import make_decoder
 from vision.sources import IMAGE_SUFFIXES
@@ -60,6 +61,7 @@ def measure(name: str, samples: list[Sample], repeats: int) -> dict[str, Any]:
     times: list[float] = []
     for sample in samples:
         best = float("inf")
+        found: list[QrSeen] = []  # replaced below: repeats is at least 1 (the IntRange)
         for _ in range(repeats):
             started = time.perf_counter()
             found = decoder.decode(sample.image)

@@ -33,13 +33,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.cli.output import emit_json
 from gate.clock import SystemClock
-from gate.events import PASSAGE, JournalEvent
+from gate.events import JournalEvent
 from gate.journal import Journal
 from gate.journal.queries import utc_text
 from gate.model import Colour, Decision, Direction, Method, Person, Reader
 from gate.observation import Observation
 from gate.passes import TrustList
+from gate.policy import Policy
+from gate.rulebook import Rulebook
 from gate.store import open_database
+from gate.vocabulary import EventType, Rule
 from sync.connection import BrokerOptions
 from sync.service import OutboxOptions, SyncService
 from sync.topics import Topics
@@ -155,8 +158,12 @@ def run_subscriber(host: str, port: int, topic: str) -> None:
         words = line.split()
         if words[:1] == ["expect"]:
             wanted = int(words[1])
+
+            def reached(wanted: int = wanted) -> bool:
+                return state["count"] >= wanted
+
             with lock:
-                lock.wait_for(lambda n=wanted: state["count"] >= n, timeout=120)
+                lock.wait_for(reached, timeout=120)
                 print(f"count {state['count']} {state['last']}", flush=True)
         elif words[:1] == ["trace"]:
             with lock:
@@ -169,14 +176,15 @@ def _passage_row(i: int, now: str) -> dict[str, Any]:
     return {"id": i, "event_id": f"{i:032x}", "at": now, "gate_id": TOPICS.gate_id,
             "reader_id": "in-cam", "direction": "in", "person_id": f"p-{i % 500}",
             "household_id": f"h-{i % 200}", "grid_id": "grid-7", "pass_id": f"pass-{i}",
-            "method": "pass", "colour": "green", "granted": True, "rule": "colour.green",
-            "reason_zh": "绿码通行", "reason_en": "green permit", "face_distance": None,
+            "method": "pass", "colour": "green", "granted": True, "rule": Rule.GREEN_IN.value,
+            "reason_zh": "绿码，请通行", "reason_en": "Green: welcome home", "face_distance": None,
             "faces_in_view": 1, "snapshot": None, "actor": None}
 
 
 def _service(journal: Journal, db_path: Path, host: str, port: int, window: int) -> SyncService:
     return SyncService(
-        journal=journal, db_path=db_path, topics=TOPICS, clock=SystemClock(), trust=TrustList,
+        journal=journal, db_path=db_path, topics=TOPICS, clock=SystemClock(),
+        rules=Rulebook(trust=TrustList(), policy=Policy()),
         broker=BrokerOptions(host=host, port=port, client_id="bench-gate", persistent=False),
         outbox=OutboxOptions(window=window, batch_size=500, max_rows=10_000_000))
 
@@ -192,8 +200,8 @@ def measure_drain(workdir: Path, host: str, port: int, events: int, window: int,
     for start in range(0, events, 5000):
         with db.atomic():
             for i in range(start, min(start + 5000, events)):
-                link.outbox.record(db, JournalEvent(f"{i:032x}", PASSAGE, _passage_row(i, now),
-                                                    "grid-7"))
+                link.outbox.record(db, JournalEvent(f"{i:032x}", EventType.PASSAGE,
+                                                    _passage_row(i, now), "grid-7"))
     waiting = link.outbox_waiting()
     started = time.monotonic_ns()
     link.start()
@@ -220,8 +228,8 @@ def measure_latency(workdir: Path, host: str, port: int, samples: int, window: i
     while not link.connected and time.monotonic() < deadline:
         time.sleep(0.01)
     reader = Reader("in-cam", TOPICS.gate_id, Direction.IN)
-    decision = Decision(granted=True, rule="colour.green", reason_zh="绿码通行",
-                        reason_en="green permit", person_id="p-1", colour=Colour.GREEN)
+    decision = Decision(granted=True, rule=Rule.GREEN_IN, reason_zh="绿码，请通行",
+                        reason_en="Green: welcome home", person_id="p-1", colour=Colour.GREEN)
     person = Person("p-1", "h-1", "grid-7")
     subscriber.tell("trace")
     latencies = []

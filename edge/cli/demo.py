@@ -10,7 +10,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,10 @@ from edge.demo.check import compare, extra_outcomes
 from edge.demo.scenario import Scenario, build_scenario, write_config
 from edge.settings import Settings, load_settings
 from gate.checkpoint import Outcome
+from gate.model import Method
+
+if TYPE_CHECKING:
+    from edge.panel.server import PanelServer
 
 DEMO_GUARD = "demo-admin"
 
@@ -167,16 +171,24 @@ def demo(directory: Path, width: int, height: int, fast: bool, broker: bool, pan
 def _play(scenario: Scenario, settings: Settings, *, fast: bool, as_json: bool) -> list[Outcome]:
     app = GateApp(settings, pin_factory=mock_pin_factory())
     outcomes: list[Outcome] = []
-    app.checkpoint.add_listener(outcomes.append)
-    if settings.panel.enabled:
-        password = _demo_admin(settings)
-        panel = app.start_panel(config_path=scenario.config_path)
+
+    def decided(outcome: Outcome) -> None:
+        # Judged against the scenario: a guard trying the panel's "open once" is no decision.
+        if outcome.observation.method is not Method.OVERRIDE:
+            outcomes.append(outcome)
+
+    app.add_outcome_listener(decided)
+    password = _demo_admin(settings) if settings.panel.enabled else ""
+
+    def announce(panel: PanelServer) -> None:
         click.echo(f"guard panel: {panel.url}  (user {DEMO_GUARD}, password {password})",
                    err=True)
+
     if settings.mqtt.enabled:
         click.echo(f"broker: mqtt://{settings.mqtt.host}:{settings.mqtt.effective_port} "
                    f"(try `gridgate platform listen -c {scenario.config_path}`)", err=True)
-    serve(app, as_json=as_json, realtime=not fast, stop=threading.Event())
+    serve(app, as_json=as_json, realtime=not fast, stop=threading.Event(),
+          config=scenario.config_path, on_panel=announce)
     return outcomes
 
 

@@ -10,12 +10,12 @@ import click
 
 from edge.cli.output import emit_json, friendly_errors, json_option
 from edge.cli.state import config_option, open_settings
-from edge.face_reader import open_set_rule
+from edge.reader.faces import open_set_rule
 from edge.settings.faces import FacesSettings
+from gate.faces.gallery import FaceGallery
 from gate.registry import Registry
 from gate.store import database_path, open_database
 from vision.errors import ImageError
-from vision.faces.gallery import FaceGallery
 
 image_paths = click.argument("images", nargs=-1, required=True,
                              type=click.Path(dir_okay=False, path_type=Path))
@@ -138,7 +138,7 @@ def identify(images: tuple[Path, ...], config: Path, as_json: bool) -> None:
             else:
                 click.echo(f"{path}: {exc}")
             continue
-        results = []
+        results: list[dict[str, Any]] = []  # JSON records
         for box, encoding in found:
             got = identifier.identify(encoding)
             results.append({

@@ -24,10 +24,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from edge.cli.output import friendly_errors
 from edge.cli.state import DEFAULT_CONFIG
-from edge.config_guard import write_atomically
 from edge.settings import SettingsError, parse_settings
 from edge.settings.core import DoorSettings, GateSettings, ReaderSettings
 from edge.settings.mqtt import MqttSettings
+from gate.files import write_atomic
 
 SERVICE_GROUP = "gridgate"
 
@@ -35,7 +35,8 @@ SERVICE_GROUP = "gridgate"
 def field_check(model: type[BaseModel], name: str) -> Callable[[Any], Any]:
     """A validator of one settings field: returns the value or raises ValueError with why."""
     info = model.model_fields[name]
-    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[info.annotation, info])
+    form: Any = Annotated[info.annotation, info]  # a type built at run time: none statically
+    adapter: TypeAdapter[Any] = TypeAdapter(form)
 
     def check(value: Any) -> Any:
         try:
@@ -93,7 +94,7 @@ class Asker:
                                  "choose another pin")
             return pin
 
-        pin = self.ask(flag, text, given, default, unused, optional=optional)
+        pin: int | None = self.ask(flag, text, given, default, unused, optional=optional)
         if pin is not None:
             self.pins.setdefault(pin, key)
         return pin
@@ -219,7 +220,7 @@ def _write(path: Path, config: dict[str, Any]) -> None:
               "# Every key: docs/configuration.md and /etc/gridgate/gridgate.example.toml.\n"
               f"# After editing: gridgate config check {path}\n\n")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, (header + tomli_w.dumps(config)).encode(), 0o640)
+    write_atomic(path, (header + tomli_w.dumps(config)).encode(), mode=0o640)
     if os.geteuid() == 0:
         # The service runs as gridgate and reads the file through its group.
         with contextlib.suppress(KeyError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -10,7 +11,7 @@ from edge.cli.output import emit_json, friendly_errors, json_option
 from edge.cli.state import config_option, open_queries
 
 
-def _line(row: dict) -> str:
+def _line(row: dict[str, Any]) -> str:
     verdict = "granted" if row["granted"] else "DENIED "
     return (f"{row['at'][:19]}  {row['direction']:<3}  {row['reader_id']:<10}  {verdict}  "
             f"{row['method']:<9}  {row['person_id'] or '-':<10}  {row['rule']}: {row['reason_en']}")

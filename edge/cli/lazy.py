@@ -1,33 +1,32 @@
-"""A click group whose subcommands are imported only when used, so `gridgate --help` is fast."""
+"""A click group whose subcommands are imported only when used: a command loads its own code.
+
+(`gridgate --help` imports them all: click asks every command for its one-line help.)
+"""
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
+from typing import Any
 
 import click
 
 
 class LazyGroup(click.Group):
-    """Subcommands given as 'name' -> 'module:attribute'."""
+    """Subcommands given as 'name' -> 'module:attribute', imported when first used.
 
-    def __init__(self, *args: object, lazy: dict[str, str] | None = None, **kwargs: object):
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    Every target is expected to exist: a missing module fails loudly when its command is
+    used or listed, instead of the command quietly disappearing from `--help`.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # click.Group's own arguments, passed through
         self._lazy = lazy or {}
 
-    def _available(self) -> dict[str, str]:
-        # Commands of capabilities not yet built have no module; they are simply not offered.
-        return {
-            name: target
-            for name, target in self._lazy.items()
-            if importlib.util.find_spec(target.split(":")[0]) is not None
-        }
-
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(self._available()))
+        return sorted(set(super().list_commands(ctx)) | set(self._lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = self._available().get(cmd_name)
+        target = self._lazy.get(cmd_name)
         if target is None:
             return super().get_command(ctx, cmd_name)
         module_name, attribute = target.split(":")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from edge.cli.output import emit_json
 from gate.checkpoint import Outcome
 
 
-def outcome_record(outcome: Outcome) -> dict:
+def outcome_record(outcome: Outcome) -> dict[str, Any]:
     """The JSON shape of one outcome on the command line."""
     obs, decision = outcome.observation, outcome.decision
     claims = obs.pass_check.claims if obs.pass_check else None

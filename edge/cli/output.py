@@ -9,13 +9,14 @@ from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import click
 
-from vision.errors import GridgateError
+from edge.errors import EXPECTED_ERRORS
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
@@ -43,15 +44,16 @@ def emit_json(value: object) -> None:
     sys.stdout.flush()
 
 
-def friendly_errors(func: F) -> F:
-    """Show a GridgateError as one clear message and exit with status 2, never a traceback."""
+def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Show an error gridgate or vision raises on purpose (`EXPECTED_ERRORS`) as one clear
+    message and exit with status 2, never a traceback."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except GridgateError as exc:
+        except EXPECTED_ERRORS as exc:
             click.echo(f"error: {exc}", err=True)
             raise SystemExit(2) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -23,6 +23,7 @@ import click
 from edge.cli.output import emit_json, friendly_errors, json_option
 from edge.settings import load_settings
 from gate.passes import load_signing_key
+from gate.vocabulary import EventType
 from sync.commands import Action
 from sync.connection import BrokerOptions
 from sync.consumer import Deduper
@@ -179,10 +180,10 @@ def publish_command(action: str, gate: str, reader: str | None, seconds: float |
 
 def _line(topic: str, message: EventMessage) -> str:
     d = message.data
-    what = {"passage": lambda: f"{d.get('direction')} {d.get('person_id') or '-'} "
-                               f"{'granted' if d.get('granted') else 'DENIED'} {d.get('rule')}",
-            "alert": lambda: f"[{d.get('severity')}] {d.get('message_en')}",
-            "door": lambda: f"{d.get('door')} {d.get('kind')} {d.get('detail')}",
+    what = {EventType.PASSAGE: lambda: f"{d.get('direction')} {d.get('person_id') or '-'} "
+            f"{'granted' if d.get('granted') else 'DENIED'} {d.get('rule')}",
+            EventType.ALERT: lambda: f"[{d.get('severity')}] {d.get('message_en')}",
+            EventType.DOOR: lambda: f"{d.get('door')} {d.get('kind')} {d.get('detail')}",
             }.get(message.type, lambda: json.dumps(d, ensure_ascii=False))()
     return f"{message.at:%Y-%m-%d %H:%M:%S}Z {message.gate_id} #{message.seq} {message.type}: " \
            f"{what}"
@@ -218,7 +219,7 @@ def listen(grid: str | None, group: str, count: int | None, timeout: float | Non
                 _emit({"topic": topic, "state": data}, as_json, f"state {topic}: {data}")
             return
         try:
-            message = EventMessage.model_validate(data)
+            message = EventMessage.received(data)
         except Exception:
             _emit({"topic": topic, "error": "not an event message"}, as_json,
                   f"{topic}: not an event message ({len(payload)} bytes)")

@@ -10,7 +10,7 @@ from edge.cli.doctor import finish
 from edge.cli.output import friendly_errors, json_option
 from edge.cli.run import mock_pin_factory
 from edge.cli.state import config_option, open_settings
-from edge.doctor import Report
+from edge.doctor import Finding, Report
 from edge.doctor.relay import Phase, findings_of, self_test
 
 
@@ -47,7 +47,7 @@ def test(config: Path, reader_id: str | None, seconds: float | None, yes: bool,
     pins = list(dict.fromkeys(r.relay_pin for r in readers))
     pulse = seconds or door.open_seconds
     factory = mock_pin_factory() if mock_gpio else None
-    findings = []
+    findings: list[Finding] = []
     for pin in pins:
         # As in the gate, the door contact belongs to the first door's relay.
         contact = door.door_contact_pin if pin == first_pin else None

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +20,9 @@ from edge.config_guard import LAST_GOOD_NAME, load_for_run, remember_good
 from edge.notify import STALL_SECONDS, FrameWatchdog, Notifier
 from edge.settings import SettingsError
 
+if TYPE_CHECKING:
+    from edge.panel.server import PanelServer
+
 
 def mock_pin_factory() -> object:
     """gpiozero's own mock pins, for machines without GPIO (development, CI, demo)."""
@@ -26,29 +31,46 @@ def mock_pin_factory() -> object:
     return MockFactory()
 
 
+def serve_panel(app: GateApp, *, config: Path | None,
+                notifier: Notifier | None = None) -> PanelServer | None:
+    """Serve the guards' panel beside the gate when enabled; None when off or it cannot start
+    (residents still pass: the doors matter more). Admins may edit `config` in the panel."""
+    if not app.settings.panel.enabled:
+        return None
+    from edge.panel.errors import PanelError
+    from edge.panel.server import start_panel
+    from edge.panel.services import SyncStatus
+
+    try:
+        # Same process: the panel sees every decision at once.
+        return start_panel(app, app.settings.panel, sync=SyncStatus.of(app.sync),
+                           config_path=config)
+    except PanelError as exc:
+        click.echo(f"error: the panel is not served: {exc}", err=True)
+        if notifier is not None:
+            notifier.status(f"panel not served: {exc}")
+        return None
+
+
 def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
           stop: threading.Event | None = None, notifier: Notifier | None = None,
-          stall_seconds: float = STALL_SECONDS, config: Path | None = None) -> None:
+          stall_seconds: float = STALL_SECONDS, config: Path | None = None,
+          on_panel: Callable[[PanelServer], None] | None = None) -> None:
     """Run the readers (and the panel when enabled) until they end or SIGINT/SIGTERM arrives;
-    doors lock on the way out."""
+    the panel stops first, then the doors lock."""
     stop = stop or threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    app.checkpoint.add_listener(lambda outcome: print_outcome(outcome, as_json))
+    app.add_outcome_listener(lambda outcome: print_outcome(outcome, as_json))
     watchdog: FrameWatchdog | None = None
+    panel: PanelServer | None = None
     try:
-        if app.settings.panel.enabled:  # same process: it sees every decision at once
-            from edge.panel.errors import PanelError
-
-            try:
-                app.start_panel(config_path=config)  # admins may edit that file in the panel
-            except PanelError as exc:  # residents still pass: the doors matter more
-                click.echo(f"error: the panel is not served: {exc}", err=True)
-                if notifier is not None:
-                    notifier.status(f"panel not served: {exc}")
+        panel = serve_panel(app, config=config, notifier=notifier)
+        if panel is not None and on_panel is not None:
+            on_panel(panel)
         app.start_readers(realtime=realtime)
         # systemd hears READY=1 with the first frames and WATCHDOG=1 only while they flow.
         watchdog = (FrameWatchdog(notifier, app.pipelines, stall_seconds=stall_seconds).start()
@@ -63,7 +85,12 @@ def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
             notifier.stopping("stopping; doors locked")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        app.close()
+        app.stop()  # no reader decides while the panel winds down
+        try:
+            if panel is not None:  # first: it reads the doors and the database
+                panel.stop()
+        finally:
+            app.close()
 
 
 def default_last_good() -> Path | None:

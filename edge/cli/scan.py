@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,7 +42,7 @@ def scan(images: tuple[Path, ...], trust: Path, compound: str | None, revocation
     qr = make_decoder(decoder)
     now = datetime.now(UTC)
     for path in images:
-        found: list[dict[str, object]] = []
+        found: list[dict[str, Any]] = []  # JSON records
         error = None
         try:
             codes = qr.decode(load_image(path))
@@ -59,6 +60,6 @@ def scan(images: tuple[Path, ...], trust: Path, compound: str | None, revocation
         if as_json:
             emit_json({"file": str(path), "codes": found, **({"error": error} if error else {})})
             continue
-        summary = "; ".join(f"{c['pass']['reason']} {c['pass']['person'] or ''}".strip()  # type: ignore[index]
+        summary = "; ".join(f"{c['pass']['reason']} {c['pass']['person'] or ''}".strip()
                             for c in found)
         click.echo(f"{path}: {summary or error or 'no code'}")

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from vision.errors import GridgateError
+from gate.errors import GridgateError
 
 
 def free_port() -> int:

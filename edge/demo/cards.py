@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -28,8 +30,8 @@ def render_card(text: str, colour: Colour, label: str) -> np.ndarray:
                 (30, 30, 30), 2, cv2.LINE_AA)
     modules = qr_matrix(text)
     size = CARD_W - 40
-    qr = np.where(modules, 0, 255).astype(np.uint8)
-    qr = cv2.resize(qr, (size, size), interpolation=cv2.INTER_NEAREST)
+    qr = cv2.resize(np.where(modules, 0, 255).astype(np.uint8), (size, size),
+                    interpolation=cv2.INTER_NEAREST)
     top = 70 + (CARD_H - 70 - 50 - size) // 2 + 5
     card[top:top + size, 20:20 + size] = qr[:, :, None]
     cv2.rectangle(card, (0, 0), (CARD_W - 1, CARD_H - 1), (120, 120, 120), 2)
@@ -52,7 +54,7 @@ def place_card(background: np.ndarray, card: np.ndarray, *, centre: tuple[float,
     rot = np.radians(roll)
     rotation = np.array([[np.cos(rot), -np.sin(rot)], [np.sin(rot), np.cos(rot)]])
     corners = corners @ rotation.T + [cx, cy]
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     matrix = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
     size = (background.shape[1], background.shape[0])
     warped = cv2.warpPerspective(card, matrix, size, flags=cv2.INTER_LINEAR)
@@ -67,19 +69,19 @@ def camera_effects(image: np.ndarray, rng: np.random.Generator, *, blur: float,
     """Uneven light, defocus or motion blur, and sensor noise."""
     h, w = image.shape[:2]
     angle = rng.uniform(0, 2 * np.pi)
-    xs = (np.linspace(-1, 1, w)[None, :] * np.cos(angle)
-          + np.linspace(-1, 1, h)[:, None] * np.sin(angle))
+    xs = (np.linspace(-1, 1, w)[None, :] * math.cos(angle)
+          + np.linspace(-1, 1, h)[:, None] * math.sin(angle))
     light = 1.0 + light_gradient * xs
-    out = image.astype(np.float32) * light[:, :, None]
+    out: np.ndarray = image.astype(np.float32) * light[:, :, None]
     if blur > 0:
         k = int(blur * 2) * 2 + 1
         if rng.random() < 0.5:
             out = cv2.GaussianBlur(out, (k, k), blur)
         else:  # motion blur along a random direction: a hand is never quite still
-            kernel = np.zeros((k, k), np.float32)
-            kernel[k // 2, :] = 1.0 / k
+            line = np.zeros((k, k), np.float32)
+            line[k // 2, :] = 1.0 / k
             rotation = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), rng.uniform(0, 180), 1)
-            kernel = cv2.warpAffine(kernel, rotation, (k, k))
+            kernel = cv2.warpAffine(line, rotation, (k, k))
             out = cv2.filter2D(out, -1, kernel / max(kernel.sum(), 1e-6))
     out += rng.normal(0, noise, out.shape).astype(np.float32)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return out.clip(0, 255).astype(np.uint8)

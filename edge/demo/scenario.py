@@ -18,6 +18,7 @@ from edge.shared_data import shared_data_dir
 from gate.model import Colour, PersonKind
 from gate.passes import SigningKey, TrustList, encode_pass, generate_signing_key, write_key_pair
 from gate.passes.claims import PassClaims
+from gate.vocabulary import Rule
 
 COMPOUND = "wenjiang-01"
 CARD_FRAMES, GAP_FRAMES = 20, 10
@@ -33,30 +34,30 @@ class Actor:
     household_id: str
     colour: Colour
     expect_granted: bool
-    expect_rules: tuple[str, ...]
+    expect_rules: tuple[Rule, ...]  # any of these is right
     kind: PersonKind = PersonKind.RESIDENT
     forged: bool = False
     expired: bool = False
 
 
 CAST: tuple[Actor, ...] = (
-    Actor("green resident leaves", "out", "p-101", "h-1", Colour.GREEN, True, ("green.out",)),
+    Actor("green resident leaves", "out", "p-101", "h-1", Colour.GREEN, True, (Rule.GREEN_OUT,)),
     Actor("yellow resident goes shopping", "out", "p-201", "h-2", Colour.YELLOW, True,
-          ("yellow.exit", "yellow.out")),
+          (Rule.YELLOW_EXIT,)),
     Actor("second yellow of the same household", "out", "p-202", "h-2", Colour.YELLOW, False,
-          ("yellow.household_quota", "yellow.companions")),
+          (Rule.YELLOW_HOUSEHOLD_QUOTA, Rule.YELLOW_COMPANIONS)),
     Actor("red resident tries to leave", "out", "p-301", "h-3", Colour.RED, False,
-          ("red.exit_denied",)),
+          (Rule.RED_EXIT_DENIED,)),
     Actor("white, not yet verified", "out", "p-401", "h-4", Colour.WHITE, False,
-          ("white.unverified",)),
+          (Rule.WHITE_UNVERIFIED,)),
     Actor("forged pass with a copied person id", "out", "p-101", "h-1", Colour.GREEN, False,
-          ("pass.bad_signature",), forged=True),
-    Actor("expired pass", "out", "p-102", "h-1", Colour.GREEN, False, ("pass.expired",),
+          (Rule.PASS_BAD_SIGNATURE,), forged=True),
+    Actor("expired pass", "out", "p-102", "h-1", Colour.GREEN, False, (Rule.PASS_EXPIRED,),
           expired=True),
-    Actor("green resident comes home", "in", "p-103", "h-5", Colour.GREEN, True, ("green.in",)),
-    Actor("red resident comes home", "in", "p-302", "h-6", Colour.RED, True, ("red.in",)),
+    Actor("green resident comes home", "in", "p-103", "h-5", Colour.GREEN, True, (Rule.GREEN_IN,)),
+    Actor("red resident comes home", "in", "p-302", "h-6", Colour.RED, True, (Rule.RED_IN,)),
     Actor("visitor of household h-5", "in", "v-900", "h-5", Colour.GREEN, True,
-          ("green.in", "visitor.in"), kind=PersonKind.VISITOR),
+          (Rule.GREEN_IN,), kind=PersonKind.VISITOR),
 )
 
 
@@ -155,7 +156,7 @@ def build_scenario(root: Path, *, width: int = 640, height: int = 480, fps: int 
     for reader in ("out", "in"):
         actors = [a for a in cast if a.reader == reader]
         path = root / f"gate-{reader}.mp4"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
         frame_no = 0
         for actor in actors:
             index = cast.index(actor)

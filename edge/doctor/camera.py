@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from edge.doctor.context import DoctorContext
 from edge.doctor.findings import Finding, fail, ok, warn
+from edge.errors import EXPECTED_ERRORS
 from edge.settings.core import ReaderSettings
-from vision.errors import GridgateError
 from vision.sources import Backoff, open_source
 
 SLOW_RATE = 0.8  # a live camera below this share of the configured fps gets a warning
@@ -83,7 +83,7 @@ def check_reader(index: int, reader: ReaderSettings, seconds: float) -> Iterator
     name, key = f"camera.{reader.reader_id}", f"readers[{index}].camera"
     sampling = sample_camera(reader, seconds)
     if sampling.error is not None and sampling.frames == 0:
-        reason = str(sampling.error) if isinstance(sampling.error, GridgateError) else \
+        reason = str(sampling.error) if isinstance(sampling.error, EXPECTED_ERRORS) else \
             f"{type(sampling.error).__name__}: {sampling.error}"
         yield fail(name, f"reader {reader.reader_id}: camera {reader.camera!r} cannot be "
                    f"opened: {reason}", _open_fix(reader, key))

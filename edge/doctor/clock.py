@@ -23,7 +23,7 @@ def kernel_synchronised() -> bool | None:
     libc = ctypes.CDLL(libc_name, use_errno=True)
     # struct timex is about 208 bytes; its first field `modes` = 0 makes this a pure query.
     buffer = ctypes.create_string_buffer(512)
-    state = libc.adjtimex(buffer)
+    state = int(libc.adjtimex(buffer))  # ctypes returns a C int as int by default
     if state < 0:
         return None
     return state != TIME_ERROR

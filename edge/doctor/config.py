@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from edge.doctor.context import DoctorContext
 from edge.doctor.findings import Finding, fail, ok, warn
@@ -43,7 +44,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _finding(error: dict[str, Any]) -> Finding:
+def _finding(error: ErrorDetails) -> Finding:
     loc = tuple(error["loc"])
     key = key_path(loc)
     value = error.get("input")

@@ -21,7 +21,10 @@ def probe_image() -> np.ndarray:
     """A QR code image as a camera would see it (BGR)."""
     buffer = io.BytesIO()
     segno.make(PROBE_TEXT, error="m").save(buffer, kind="png", scale=6, border=4)
-    return cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+    if image is None:  # an OpenCV built without PNG: the install is broken (check_qr says so)
+        raise OSError("OpenCV cannot decode a PNG image")
+    return image
 
 
 def check_qr(name: str) -> Finding:

@@ -16,8 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from edge.app import GateApp
+from edge.errors import EXPECTED_ERRORS
 from edge.panel.deps import LoginRequired, services
+from edge.panel.gate import PanelGate
 from edge.panel.routes import (
     alerts,
     auth,
@@ -35,7 +36,6 @@ from edge.panel.services import PanelServices, SyncStatus, build_services
 from edge.panel.views import language_of, render
 from edge.settings.panel import PanelSettings
 from gate.clock import Clock
-from vision.errors import GridgateError
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -114,9 +114,13 @@ def _install_handlers(app: FastAPI) -> None:
         text = services(request).i18n.text(language_of(request), "error.invalid")
         return _error(request, 400, f"{text}: {fields}")
 
-    @app.exception_handler(GridgateError)
-    async def domain_error(request: Request, exc: GridgateError) -> Response:
+    async def expected_error(request: Request, exc: Exception) -> Response:
         return _error(request, 400, str(exc))
+
+    # Errors raised on purpose (gridgate's and vision's, e.g. an unreadable photo) answer 400
+    # with their message; starlette picks a handler by class, so one for each root.
+    for error in EXPECTED_ERRORS:
+        app.add_exception_handler(error, expected_error)
 
 
 def jsonable(errors: Any) -> Any:
@@ -125,7 +129,7 @@ def jsonable(errors: Any) -> Any:
             for e in errors]
 
 
-def create_app(gate: GateApp, settings: PanelSettings, *, clock: Clock | None = None,
+def create_app(gate: PanelGate, settings: PanelSettings, *, clock: Clock | None = None,
                hasher: PasswordHasher | None = None, sync: SyncStatus | None = None,
                config_path: Path | None = None) -> FastAPI:
     """Build the panel for a running gate; services live on `app.state.panel`. With

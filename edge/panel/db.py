@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from edge.panel import schema
-from gate.store import open_database
+from gate.store import immediate, open_database
 
 
 class PanelDatabase:
@@ -42,14 +42,8 @@ class PanelDatabase:
         reads before it writes would instead fail at once with "database is locked" whenever
         another connection committed in between (SQLite cannot upgrade a stale WAL snapshot).
         """
-        db = self.conn()
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self.conn()) as db:
             yield db
-        except BaseException:
-            db.conn.execute("ROLLBACK")
-            raise
-        db.conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close every connection opened so far."""

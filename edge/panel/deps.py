@@ -30,7 +30,8 @@ class LoginRequired(Exception):
 
 def services(request: Request) -> PanelServices:
     """The panel's services."""
-    return request.app.state.panel  # type: ignore[no-any-return]
+    panel: PanelServices = request.app.state.panel  # set by the app factory
+    return panel
 
 
 Services = Annotated[PanelServices, Depends(services)]
@@ -41,7 +42,8 @@ def optional_session(request: Request) -> Session | None:
     if not hasattr(request.state, "session"):
         token = request.cookies.get(SESSION_COOKIE, "")
         request.state.session = services(request).sessions.get(token) if token else None
-    return request.state.session  # type: ignore[no-any-return]
+    session: Session | None = request.state.session
+    return session
 
 
 def current_session(request: Request) -> Session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vision.errors import GridgateError
+from gate.errors import GridgateError
 
 
 class PanelError(GridgateError, RuntimeError):

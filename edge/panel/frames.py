@@ -24,8 +24,7 @@ _FACE_COLOUR = (255, 160, 0)
 _STALE_COLOUR = (30, 30, 220)
 
 log = logging.getLogger(__name__)
-FrameHook = Callable[[Frame, list[QrSeen]], None]
-FacesOf = Callable[[Frame], Sequence[FaceSeen]]
+FrameListener = Callable[[Frame, Sequence[QrSeen], Sequence[FaceSeen]], None]
 
 
 @dataclass
@@ -52,27 +51,22 @@ def encode_jpeg(image: np.ndarray, *, max_width: int = 0, quality: int = 75) -> 
 
 
 class LiveFrames:
-    """Latest frame, QR codes and faces per reader; fed by the pipelines' on_frame hooks."""
+    """Latest frame, QR codes and faces per reader; fed by the pipelines' frame listeners."""
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._views: dict[str, _ReaderView] = {}
         self._lock = threading.Lock()
 
-    def hook(self, reader_id: str, chained: FrameHook | None = None, *,
-             faces: FacesOf | None = None) -> FrameHook:
-        """An on_frame hook for one reader's pipeline; calls `chained` first when given.
-        `faces` tells the faces found in the frame (the reader's face path, when enabled)."""
+    def hook(self, reader_id: str) -> FrameListener:
+        """A frame listener for one reader's pipeline: keeps its latest frame, codes and faces."""
         with self._lock:
             self._views.setdefault(reader_id, _ReaderView())
 
-        def on_frame(frame: Frame, codes: list[QrSeen]) -> None:
-            if chained is not None:
-                chained(frame, codes)
+        def on_frame(frame: Frame, codes: Sequence[QrSeen], faces: Sequence[FaceSeen]) -> None:
             try:  # the panel's picture must never cost the gate a decision
                 self.put(reader_id, frame, codes)
-                if faces is not None:
-                    self.set_faces(reader_id, faces(frame))
+                self.set_faces(reader_id, faces)
             except Exception:
                 log.exception("panel: live image of %s not updated", reader_id)
 

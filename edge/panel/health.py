@@ -96,7 +96,7 @@ def _version() -> str:
 def door_health(svc: PanelServices) -> list[DoorHealth]:
     """Mode and relay state of the door behind each reader."""
     out = []
-    for reader_id, door in svc.gate.doors.items():
+    for reader_id, door in svc.gate.controls.doors.items():
         remaining = door.mode_remaining_s
         out.append(DoorHealth(reader_id=reader_id, door=door.name, mode=door.mode.value,
                               mode_remaining_s=round(remaining, 1) if remaining else remaining,
@@ -106,7 +106,7 @@ def door_health(svc: PanelServices) -> list[DoorHealth]:
 
 def trusted_keys(svc: PanelServices) -> list[TrustedKeyOut]:
     """The keys the gate accepts pass signatures from, with what each may sign."""
-    return [TrustedKeyOut(key_id=k.key_id, scope=str(k.scope)) for k in svc.gate.checkpoint.trust]
+    return [TrustedKeyOut(key_id=k.key_id, scope=str(k.scope)) for k in svc.gate.rules.trust]
 
 
 def gather(svc: PanelServices) -> HealthOut:
@@ -130,7 +130,7 @@ def gather(svc: PanelServices) -> HealthOut:
     _, documents = _ask(svc.sync.versions, "document versions")
     db = svc.db.conn()
     versions = Versions(
-        gridgate=_version(), python=platform.python_version(), policy=gate.policy().version,
+        gridgate=_version(), python=platform.python_version(), policy=gate.rules.policy.version,
         documents=dict(documents) if documents is not None else None,
         roster_persons=int(db.execute("SELECT COUNT(*) FROM persons").fetchone()[0]),
         roster_permits=int(db.execute("SELECT COUNT(*) FROM permits").fetchone()[0]),
@@ -147,5 +147,5 @@ def gather(svc: PanelServices) -> HealthOut:
         gate_id=gate.settings.gate.gate_id, gate_name=gate.settings.gate.name,
         readers=readers, doors=door_health(svc), broker=broker,
         outbox_waiting=int(waiting) if waiting is not None else None,
-        journal_pending=gate.checkpoint.pending_records, live_viewers=svc.hub.subscribers,
+        journal_pending=gate.pending_records, live_viewers=svc.hub.subscribers,
         versions=versions, disk=disk)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from gate.vocabulary import AlertKind, Rule
+
 
 class PassageOut(BaseModel):
     """One passage (granted or denied) from the journal."""
@@ -21,7 +23,7 @@ class PassageOut(BaseModel):
     method: str
     colour: str | None
     granted: bool
-    rule: str
+    rule: Rule
     reason_zh: str
     reason_en: str
     snapshot: str | None
@@ -34,7 +36,7 @@ class AlertOut(BaseModel):
     id: int
     event_id: str
     at: str
-    kind: str
+    kind: AlertKind
     severity: str
     reader_id: str | None
     person_id: str | None

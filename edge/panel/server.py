@@ -14,16 +14,18 @@ import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 
-from edge.app import GateApp
+from edge.errors import EXPECTED_ERRORS
 from edge.panel.app import create_app
 from edge.panel.errors import PanelError
+from edge.panel.gate import PanelGate
 from edge.panel.services import PanelServices, SyncStatus
 from edge.panel.tls import check_pair
 from edge.settings.panel import PanelSettings
 from gate.clock import Clock
-from vision.errors import GridgateError
 
 log = logging.getLogger(__name__)
+# What may stop the panel from starting, said as one PanelError rather than a traceback.
+_CANNOT_START: tuple[type[Exception], ...] = (OSError, *EXPECTED_ERRORS)
 
 
 def tls_paths(settings: PanelSettings, state_dir: Path) -> tuple[Path, Path]:
@@ -85,7 +87,7 @@ class PanelServer:
         self.stop()
 
 
-def start_panel(gate: GateApp, settings: PanelSettings, *, sync: SyncStatus | None = None,
+def start_panel(gate: PanelGate, settings: PanelSettings, *, sync: SyncStatus | None = None,
                 config_path: Path | None = None, clock: Clock | None = None,
                 hasher: PasswordHasher | None = None,
                 announce: Callable[[str], None] = _announce,
@@ -93,20 +95,22 @@ def start_panel(gate: GateApp, settings: PanelSettings, *, sync: SyncStatus | No
     """Serve the panel for `gate` in a background thread; stores a setup token (and says where)
     when no admin exists yet. Raises PanelError when it cannot listen or the certificate is
     unusable."""
-    ssl_files: dict[str, str] = {}
+    cert_file: str | None = None
+    key_file: str | None = None
     if settings.tls:
         cert, key = tls_paths(settings, gate.settings.storage.state_dir)
         check_pair(cert, key)
-        ssl_files = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        cert_file, key_file = str(cert), str(key)
     sock = _bind(settings.host, settings.port)
     try:
         app = create_app(gate, settings, clock=clock, hasher=hasher, sync=sync,
                          config_path=config_path)
-    except (OSError, GridgateError) as exc:  # e.g. the visitor key cannot be written
+    except _CANNOT_START as exc:  # e.g. the visitor key cannot be written
         sock.close()
         raise PanelError(f"the panel cannot start: {exc}") from exc
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=2, server_header=False, **ssl_files)
+                            timeout_graceful_shutdown=2, server_header=False,
+                            ssl_certfile=cert_file, ssl_keyfile=key_file)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="panel",
                               daemon=True)

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from argon2 import PasswordHasher
 
-from edge.app import GateApp
 from edge.panel.db import PanelDatabase
-from edge.panel.frames import FacesOf, LiveFrames
+from edge.panel.frames import LiveFrames
+from edge.panel.gate import PanelGate
 from edge.panel.i18n import Translator
 from edge.panel.live import EventHub, LiveItem
 from edge.panel.sessions import SessionStore
@@ -25,12 +25,10 @@ from edge.panel.visitors import VisitorDesk
 from edge.settings.panel import PanelSettings
 from gate.checkpoint import Outcome
 from gate.clock import Clock
-from gate.events import ALERT, DOOR, PASSAGE, JournalEvent
+from gate.events import JournalEvent
 from gate.journal import JournalQueries
-from gate.journal.queries import utc_text
-
-if TYPE_CHECKING:
-    from edge.face_reader import FacePassages
+from gate.journal.rows import passage_row
+from gate.vocabulary import EventType
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +66,9 @@ class SyncStatus:
 
 @dataclass
 class PanelServices:
-    """The gate plus the panel's own stores and live state."""
+    """The gate (as far as the panel may see it) plus the panel's own stores and live state."""
 
-    gate: GateApp
+    gate: PanelGate
     settings: PanelSettings
     clock: Clock
     db: PanelDatabase
@@ -87,7 +85,7 @@ class PanelServices:
     sync: SyncStatus
     tls: bool = False
     config_path: Path | None = None  # the TOML file the gate was started from, when known
-    _restore: list[Callable[[], None]] = field(default_factory=list)
+    _detach: list[Callable[[], None]] = field(default_factory=list)
     _closed: bool = False
 
     def queries(self) -> JournalQueries:
@@ -95,26 +93,19 @@ class PanelServices:
         return JournalQueries(self.db.conn())
 
     def attach(self) -> None:
-        """Listen to the journal and the checkpoint; keep each reader's latest frame."""
+        """Listen to the journal and the decisions; keep each reader's latest frame."""
         self.gate.journal.add_listener(self._on_journal)
-        self.gate.checkpoint.add_listener(self._on_outcome)
+        self.gate.add_outcome_listener(self._on_outcome)
         for reader_id, pipeline in self.gate.pipelines.items():
-            previous = pipeline.on_frame
-            pipeline.on_frame = self.frames.hook(reader_id, previous,
-                                                 faces=faces_of(pipeline.faces))
-
-            def restore(pipeline=pipeline, previous=previous) -> None:  # type: ignore[no-untyped-def]
-                pipeline.on_frame = previous
-
-            self._restore.append(restore)
+            self._detach.append(pipeline.add_frame_listener(self.frames.hook(reader_id)))
 
     def _on_journal(self, event: JournalEvent) -> None:
         # Runs on the gate's thread right after commit; the door was already commanded.
         if self._closed:  # the journal has no way to remove a listener
             return
-        if event.kind == PASSAGE:
+        if event.kind is EventType.PASSAGE:
             self._publish_passage(event.row)
-        elif event.kind in (ALERT, DOOR):
+        elif event.kind in (EventType.ALERT, EventType.DOOR):
             self.hub.publish(LiveItem(event.kind, event.row))
 
     def _on_outcome(self, outcome: Outcome) -> None:
@@ -122,17 +113,10 @@ class PanelServices:
         # the journal's row replaces this one in the feed once it is written.
         if self._closed or outcome.events:
             return
-        obs, decision = outcome.observation, outcome.decision
-        self._publish_passage({
-            "event_id": None, "at": utc_text(obs.seen_at), "gate_id": obs.reader.gate_id,
-            "reader_id": obs.reader.reader_id, "direction": obs.reader.direction.value,
-            "person_id": decision.person_id or (
-                outcome.person.person_id if outcome.person else None),
-            "method": obs.method.value,
-            "colour": decision.colour.value if decision.colour else None,
-            "granted": decision.granted, "rule": decision.rule, "reason_zh": decision.reason_zh,
-            "reason_en": decision.reason_en, "snapshot": obs.snapshot, "actor": None,
-            "unrecorded": True})
+        obs = outcome.observation
+        row = passage_row(obs, outcome.decision, outcome.person, gate_id=obs.reader.gate_id,
+                          event_id=None, actor=None)
+        self._publish_passage({**row, "unrecorded": True})
 
     def _publish_passage(self, row: dict[str, object]) -> None:
         key = thumb_key(row)
@@ -140,28 +124,20 @@ class PanelServices:
             image = self.frames.latest(str(row["reader_id"]))
             if image is not None:
                 self.thumbs.put(key, image)
-        self.hub.publish(LiveItem("passage", row))
+        self.hub.publish(LiveItem(EventType.PASSAGE, row))
 
     def close(self) -> None:
-        """End live streams, give the pipelines back their hooks, close connections."""
+        """End live streams, stop hearing the readers' frames, close connections."""
         self._closed = True
         self.hub.close()
-        for restore in self._restore:
-            restore()
-        self._restore.clear()
+        for detach in self._detach:
+            detach()
+        self._detach.clear()
         self.setup.close()
         self.db.close()
 
 
-def faces_of(face_path: FacePassages | None) -> FacesOf | None:
-    """The faces a reader's face path sees in the current frame (boxes for the live image)."""
-    if face_path is None:
-        return None
-    # The pipeline runs the face path on a frame before it calls on_frame with that frame.
-    return lambda frame: face_path.view.facts(frame.seq)
-
-
-def build_services(gate: GateApp, settings: PanelSettings, *, clock: Clock | None = None,
+def build_services(gate: PanelGate, settings: PanelSettings, *, clock: Clock | None = None,
                    hasher: PasswordHasher | None = None, sync: SyncStatus | None = None,
                    locales: Path | None = None, config_path: Path | None = None) -> PanelServices:
     """Open the panel's stores on the gate database and wire them to the gate."""
@@ -181,7 +157,7 @@ def build_services(gate: GateApp, settings: PanelSettings, *, clock: Clock | Non
         default=settings.language)
     visitors = VisitorDesk(
         db, key_path=settings.visitor_key or state_dir / "keys" / "visitor.key",
-        trust=lambda: gate.checkpoint.trust, compound_id=gate.settings.gate.compound_id,
+        rules=gate.rules, compound_id=gate.settings.gate.compound_id,
         clock=clock, max_hours=settings.visitor_max_hours)
     visitors.ensure_key()
     hub = EventHub()

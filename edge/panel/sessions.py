@@ -54,14 +54,13 @@ class SessionStore:
         """Start a session; returns the token for the cookie and the session."""
         token = secrets.token_urlsafe(32)
         now = self.clock.now()
-        row = {"token_hash": token_hash(token), "user_id": user.id,
-               "csrf_token": secrets.token_urlsafe(32), "created_at": utc_text(now),
-               "expires_at": utc_text(now + self.lifetime), "last_seen_at": utc_text(now),
-               "address": address[:64]}
+        hashed, csrf = token_hash(token), secrets.token_urlsafe(32)
+        row = {"token_hash": hashed, "user_id": user.id, "csrf_token": csrf,
+               "created_at": utc_text(now), "expires_at": utc_text(now + self.lifetime),
+               "last_seen_at": utc_text(now), "address": address[:64]}
         with self.db.write() as db:
-            db["panel_sessions"].insert(row)
-        return token, Session(row["token_hash"], user, row["csrf_token"], now,
-                              now + self.lifetime, now)
+            db.table("panel_sessions").insert(row)
+        return token, Session(hashed, user, csrf, now, now + self.lifetime, now)
 
     def get(self, token: str) -> Session | None:
         """The live session for a token; None when unknown, expired, idle too long or revoked."""

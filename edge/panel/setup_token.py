@@ -7,16 +7,15 @@ limited time. The file goes when the token is used, expires, or the panel stops.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import logging
-import os
 import secrets
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from gate.clock import Clock, SystemClock
+from gate.files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class SetupToken:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._drop()
-            _write_private(self.path, token + "\n")
+            write_private(self.path, (token + "\n").encode())
             self._token = token
             self._expires_at = self.clock.now() + self.lifetime
             # The file must go at expiry even if nobody visits the panel meanwhile.
@@ -109,20 +108,3 @@ class SetupToken:
             self.path.unlink(missing_ok=True)
         except OSError as exc:
             log.error("panel: cannot delete the setup token file %s: %s", self.path, exc)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` to `path`, readable by this account only, replacing it atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise

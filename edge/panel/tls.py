@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import ssl
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from edge.panel.errors import PanelError
+from gate.files import write_atomic, write_private
 
 
 def default_hosts() -> list[str]:
@@ -49,14 +49,12 @@ def create_self_signed(cert_path: Path, key_path: Path, *, hosts: list[str] | No
         .sign(key, hashes.SHA256())
     )
     try:
-        key_path.parent.mkdir(parents=True, exist_ok=True)
+        # 0600 from the first byte, even over an older key file that was readable by others.
+        write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
+                                                  serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
         cert_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(key.private_bytes(serialization.Encoding.PEM,
-                                        serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()))
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     except OSError as exc:
         raise PanelError(f"cannot write the panel certificate: {exc}") from exc
     return cert

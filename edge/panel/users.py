@@ -87,7 +87,7 @@ class UserStore:
         # Told after sessions were ended here (the panel ends their live feeds at once).
         self.on_revoke: Callable[[], None] = lambda: None
 
-    def _rows(self, where: str = "1 = 1", params: list[Any] | None = None) -> list[dict]:
+    def _rows(self, where: str = "1 = 1", params: list[Any] | None = None) -> list[dict[str, Any]]:
         return list(self.db.conn()["panel_users"].rows_where(where, params or [], order_by="id"))
 
     def get(self, name: str) -> PanelUser | None:
@@ -118,7 +118,7 @@ class UserStore:
                "created_at": now, "password_changed_at": now}
         try:
             with self.db.write() as db:
-                db["panel_users"].insert(row)
+                db.table("panel_users").insert(row)
         except sqlite3.IntegrityError:
             raise UserError(f"a user named {name!r} already exists") from None
         user = self.get(name)
@@ -138,7 +138,7 @@ class UserStore:
         if self.hasher.check_needs_rehash(stored):  # cost parameters were raised since
             rehashed = self.hasher.hash(password)  # outside the write lock: hashing is slow
             with self.db.write() as db:
-                db["panel_users"].update(rows[0]["id"], {"password_hash": rehashed})
+                db.table("panel_users").update(rows[0]["id"], {"password_hash": rehashed})
         return _user(rows[0])
 
     def set_password(self, name: str, password: str) -> PanelUser:
@@ -147,7 +147,7 @@ class UserStore:
         check_password(password, user.name)
         hashed = self.hasher.hash(password)  # outside the write lock: hashing is slow
         with self.db.write() as db:
-            db["panel_users"].update(user.id, {
+            db.table("panel_users").update(user.id, {
                 "password_hash": hashed, "password_changed_at": utc_text(self.clock.now())})
             db.execute("DELETE FROM panel_sessions WHERE user_id = ?", [user.id])
         self.on_revoke()

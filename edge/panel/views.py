@@ -58,7 +58,7 @@ def page_context(request: Request) -> dict[str, Any]:
     svc = services(request)
     session = optional_session(request)
     lang = language_of(request)
-    zone = svc.gate.policy().zone
+    zone = svc.gate.rules.policy.zone
     msg = request.query_params.get("msg", "")
     csrf = session.csrf_token if session else request.cookies.get(CSRF_COOKIE) or ""
     open_alerts = open_alert_count(svc.db.conn()) if session else 0

@@ -8,26 +8,31 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import secrets
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import segno
-from cryptography.hazmat.primitives import serialization
 
 from edge.panel.db import PanelDatabase
 from edge.panel.errors import PanelError, VisitorError
 from gate.clock import Clock
 from gate.journal.queries import utc_text
 from gate.model import Colour, PersonKind
-from gate.passes import SigningKey, TrustList, encode_pass, generate_signing_key, load_signing_key
+from gate.passes import (
+    SigningKey,
+    TrustList,
+    encode_pass,
+    generate_signing_key,
+    load_signing_key,
+    write_signing_key,
+)
 from gate.passes.claims import PassClaims
 from gate.passes.qr import ERROR_LEVEL, QUIET_ZONE
+from gate.rulebook import Rulebook
 
 log = logging.getLogger(__name__)
 
@@ -61,26 +66,16 @@ def clean_name(name: str) -> str:
     return cleaned
 
 
-def write_private_key(key: SigningKey, path: Path) -> None:
-    """Store a signing key as PKCS8 PEM, readable by the owner only from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_key.private_bytes(serialization.Encoding.PEM,
-                                        serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-
-
 class VisitorDesk:
     """Registers visitors and signs their passes with the gate's local visitor key."""
 
-    def __init__(self, db: PanelDatabase, *, key_path: Path, trust: Callable[[], TrustList],
+    def __init__(self, db: PanelDatabase, *, key_path: Path, rules: Rulebook,
                  compound_id: str, clock: Clock, max_hours: int) -> None:
         self.db = db
         self.key_path = Path(key_path)
-        # A callable: the platform may replace the gate's trust list while the panel runs.
-        self.trust = trust
+        # The rules in force: the platform may replace the gate's trust list while the panel
+        # runs, and the visitor key must stay in whichever list is in force.
+        self.rules = rules
         self.compound_id = compound_id
         self.clock = clock
         self.max_validity = timedelta(hours=max_hours)
@@ -94,18 +89,24 @@ class VisitorDesk:
             if self._key is None:
                 try:
                     if not self.key_path.exists():
-                        write_private_key(generate_signing_key(), self.key_path)
+                        # 0600 from the first byte; never replaces a key.
+                        write_signing_key(generate_signing_key(), self.key_path)
                         log.warning("panel: created the local visitor key %s", self.key_path)
                 except OSError as exc:
                     raise PanelError(f"cannot create the visitor key {self.key_path}: "
                                      f"{exc.strerror or exc}; set panel.visitor_key to a "
                                      "writable place") from exc
                 self._key = load_signing_key(self.key_path)
-            trust = self.trust()
-            known = trust.get(self._key.key_id)
+            key = self._key
+
+            def with_visitor_key(held: TrustList) -> TrustList:
+                held.add(key.key_id, key.public_key, scope=VISITOR_SCOPE)
+                return held
+
+            known = self.rules.trust.get(key.key_id)
             if known is None or known.scope != VISITOR_SCOPE:
-                trust.add(self._key.key_id, self._key.public_key, scope=VISITOR_SCOPE)
-            return str(self._key.key_id)
+                self.rules.change_trust(with_visitor_key)
+            return str(key.key_id)
 
     def register(self, *, name: str, host_household_id: str, valid_until: datetime,
                  by: str) -> VisitorPass:
@@ -135,7 +136,7 @@ class VisitorDesk:
             valid_until=utc_text(valid_until), key_id=key_id, created_by=by,
             created_at=utc_text(now), pass_text=encode_pass(claims, self._key))
         with self.db.write() as db:
-            db["panel_visitors"].insert(visitor.__dict__)
+            db.table("panel_visitors").insert(visitor.__dict__)
         log.info("panel: %s registered visitor %s of household %s until %s", by,
                  visitor.person_id, host, visitor.valid_until)
         return visitor

@@ -15,11 +15,14 @@ from sqlite_utils import Database
 
 from gate.clock import Clock
 from gate.errors import JournalError
-from gate.events import ALERT, DOOR, PASSAGE, JournalEvent
+from gate.events import JournalEvent
 from gate.journal import schema
 from gate.journal.queries import JournalQueries, utc_text
+from gate.journal.rows import passage_row
 from gate.model import AlertSpec, Decision, Person
 from gate.observation import Observation
+from gate.store import immediate
+from gate.vocabulary import DoorEventKind, EventType
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +70,11 @@ class Journal(JournalQueries):
                 # IMMEDIATE takes the write lock before sqlite-utils' schema reads: a deferred
                 # transaction that has read fails at once ("database is locked") when another
                 # connection (the outbox publisher, the panel) commits before its first write.
-                self.db.execute("BEGIN IMMEDIATE")
-                try:
-                    with self.db.atomic():  # a savepoint inside the transaction
-                        yield events
-                        for event in events:
-                            for hook in self._hooks:
-                                hook(self.db, event)
-                    self.db.execute("COMMIT")
-                except BaseException:
-                    if self.db.conn.in_transaction:
-                        self.db.conn.rollback()
-                    raise
+                with immediate(self.db), self.db.atomic():  # a savepoint inside it
+                    yield events
+                    for event in events:
+                        for hook in self._hooks:
+                            hook(self.db, event)
             except sqlite3.Error as exc:
                 # A full disk or a read-only file must surface as one clear error the caller
                 # can act on (retry later), never as a half-written passage.
@@ -99,33 +95,13 @@ class Journal(JournalQueries):
         actor: str | None = None,
     ) -> list[JournalEvent]:
         """Record one decision as a passage, with its alerts, in one transaction."""
-        claims = observation.pass_check.claims if observation.pass_check else None
-        row: dict[str, Any] = {
-            "event_id": new_event_id(),
-            "at": utc_text(observation.seen_at),
-            "gate_id": self.gate_id,
-            "reader_id": observation.reader.reader_id,
-            "direction": observation.reader.direction.value,
-            "person_id": decision.person_id or (person.person_id if person else None),
-            "household_id": person.household_id if person else (
-                claims.household_id if claims else None),
-            "grid_id": person.grid_id if person else (claims.grid_id if claims else None),
-            "pass_id": claims.pass_id if claims else None,
-            "method": observation.method.value,
-            "colour": decision.colour.value if decision.colour else None,
-            "granted": int(decision.granted),
-            "rule": decision.rule,
-            "reason_zh": decision.reason_zh,
-            "reason_en": decision.reason_en,
-            "face_distance": observation.face_distance,
-            "faces_in_view": observation.faces_in_view,
-            "snapshot": observation.snapshot,
-            "actor": actor,
-        }
+        row = passage_row(observation, decision, person, gate_id=self.gate_id,
+                          event_id=new_event_id(), actor=actor)
         with self._transaction() as events:
-            passage_id = self.db["passages"].insert(row).last_pk
-            row = {"id": passage_id, **row, "granted": bool(row["granted"])}
-            events.append(JournalEvent(row["event_id"], PASSAGE, row, row["grid_id"]))
+            passage_id = self.db.table("passages").insert({**row, "granted": int(decision.granted)}
+                                                    ).last_pk
+            row = {"id": passage_id, **row}
+            events.append(JournalEvent(row["event_id"], EventType.PASSAGE, row, row["grid_id"]))
             for spec in decision.alerts:
                 events.append(self._insert_alert(
                     spec,
@@ -171,10 +147,10 @@ class Journal(JournalQueries):
             "message_zh": spec.message_zh,
             "message_en": spec.message_en,
         }
-        row = {"id": self.db["alerts"].insert(row).last_pk, **row}
-        return JournalEvent(row["event_id"], ALERT, row, row["grid_id"])
+        row = {"id": self.db.table("alerts").insert(row).last_pk, **row}
+        return JournalEvent(row["event_id"], EventType.ALERT, row, row["grid_id"])
 
-    def record_door_event(self, door: str, kind: str, detail: str = "",
+    def record_door_event(self, door: str, kind: DoorEventKind, detail: str = "",
                           actor: str | None = None) -> JournalEvent:
         """Record what a door did or had done to it."""
         row: dict[str, Any] = {
@@ -187,8 +163,8 @@ class Journal(JournalQueries):
             "actor": actor,
         }
         with self._transaction() as events:
-            row = {"id": self.db["door_events"].insert(row).last_pk, **row}
-            events.append(JournalEvent(row["event_id"], DOOR, row))
+            row = {"id": self.db.table("door_events").insert(row).last_pk, **row}
+            events.append(JournalEvent(row["event_id"], EventType.DOOR, row))
         return events[0]
 
     def acknowledge_alert(self, alert_id: int, by: str, comment: str = "") -> bool:

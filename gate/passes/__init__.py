@@ -9,6 +9,7 @@ from gate.passes.keys import (
     load_public_key,
     load_signing_key,
     write_key_pair,
+    write_signing_key,
 )
 from gate.passes.qr import qr_matrix, qr_version, write_qr_png
 from gate.passes.trust import Revocations, TrustedKey, TrustList
@@ -18,5 +19,5 @@ __all__ = [
     "PREFIX", "PassCheck", "PassClaims", "PassFormatError", "PassReason", "Revocations",
     "SigningKey", "TrustList", "TrustedKey", "decode_unverified", "encode_pass",
     "generate_signing_key", "key_id_of", "load_public_key", "load_signing_key", "qr_matrix",
-    "qr_version", "verify_pass", "write_key_pair", "write_qr_png",
+    "qr_version", "verify_pass", "write_key_pair", "write_qr_png", "write_signing_key",
 ]

@@ -19,10 +19,10 @@ from typing import Any
 import base45
 import cbor2
 
+from gate.errors import GridgateError
 from gate.model import Colour, PersonKind
 from gate.passes.claims import PassClaims
 from gate.passes.keys import SigningKey
-from vision.errors import GridgateError
 
 PREFIX = "GG1:"
 COSE_SIGN1_TAG = 18
@@ -70,7 +70,8 @@ def encode_pass(claims: PassClaims, key: SigningKey) -> str:
     cose = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
     compressed = zlib.compress(cose, 9)
     body = compressed if len(compressed) < len(cose) else cose
-    return PREFIX + base45.b45encode(body).decode("ascii")
+    encoded: bytes = base45.b45encode(body)  # base45 has no type hints
+    return PREFIX + encoded.decode("ascii")
 
 
 def _text(value: Any, name: str, optional: bool = False) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gate.errors import KeyFileError
+from gate.files import write_atomic, write_private
 
 PRIVATE_NAME, PUBLIC_NAME = "signing.key", "signing.pub"
 
@@ -51,25 +51,31 @@ def generate_signing_key() -> SigningKey:
     return SigningKey.from_private(Ed25519PrivateKey.generate())
 
 
+def write_signing_key(key: SigningKey, path: Path | str, *, replace: bool = False) -> None:
+    """Store a private key as PKCS8 PEM, mode 0600 from the first byte, atomically.
+
+    Without `replace` an existing file is kept (FileExistsError); folders made are 0700.
+    """
+    write_private(path, key.private_key.private_bytes(serialization.Encoding.PEM,
+                                                      serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()),
+                  replace=replace)
+
+
 def write_key_pair(directory: Path | str, *, overwrite: bool = False) -> str:
-    """Write `signing.key` (PKCS8 PEM, 0600 from creation) and `signing.pub`; return the kid."""
+    """Write `signing.key` (PKCS8 PEM, 0600 from creation) and `signing.pub`; return the kid.
+
+    A folder it creates is 0700: it holds a secret.
+    """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     private_path, public_path = directory / PRIVATE_NAME, directory / PUBLIC_NAME
     if not overwrite and (private_path.exists() or public_path.exists()):
         raise KeyFileError(f"{private_path} already exists; pass overwrite (--force) to replace it")
     key = generate_signing_key()
-    pem = key.private_key.private_bytes(serialization.Encoding.PEM,
-                                        serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption())
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (0 if overwrite else os.O_EXCL)
-    # Created with 0600 so the secret is never readable by others, not even for a moment.
-    fd = os.open(private_path, flags, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-    os.chmod(private_path, 0o600)
-    public_path.write_bytes(key.public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    write_signing_key(key, private_path, replace=overwrite)
+    write_atomic(public_path, key.public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+        mode=0o644)  # always: it must match the key just written
     return key.key_id
 
 

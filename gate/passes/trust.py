@@ -18,8 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +26,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gate.errors import KeyFileError
+from gate.files import write_atomic
 from gate.passes.keys import key_id_of, public_key_from_pem, raw_public
 
 SCOPES = ("all", "visitor", "platform")
@@ -83,13 +82,7 @@ class TrustList:
         """Write atomically: a reader never sees half a trust list."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.to_json(), handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(self.to_json(), indent=1).encode(), mode=0o644)
 
     @classmethod
     def load(cls, path: Path | str) -> TrustList:

@@ -8,13 +8,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from gate.model import Severity
+from gate.vocabulary import AlertKind, EventType
 from sync.messages import EventMessage
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.URGENT: 2}
 _LABEL = {"info": ("提示", "info"), "warning": ("警告", "warning"), "urgent": ("紧急", "URGENT")}
-WORK_CHAT_MAX = 2000
+WORK_CHAT_MAX = 2000  # group robots cut text messages at 2048 bytes
 # A broken webhook's own alert must not be sent to webhooks (it would feed on itself).
-NOT_FOR_WEBHOOKS = frozenset({"webhook_failed"})  # group robots cut text messages at 2048 bytes
+NOT_FOR_WEBHOOKS = frozenset({AlertKind.WEBHOOK_FAILED})
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class WebhookRoute:
 
     def wants(self, message: EventMessage) -> bool:
         """True for alerts at or above the severity floor, of a wanted grid."""
-        if message.type != "alert" or message.data.get("kind") in NOT_FOR_WEBHOOKS:
+        if message.type != EventType.ALERT or message.data.get("kind") in NOT_FOR_WEBHOOKS:
             return False
         try:
             severity = Severity(message.data.get("severity", "info"))

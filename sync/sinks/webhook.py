@@ -22,9 +22,9 @@ from sqlite_utils import Database
 
 from gate.clock import Clock
 from gate.model import AlertSpec, Severity
-from gate.store import open_database
+from gate.store import immediate, open_database
+from gate.vocabulary import AlertKind
 from sync.outbox import OutboxRow, bury, delete, fetch
-from sync.schema import immediate
 from sync.sinks.formats import WebhookRoute
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ SIGNATURE_HEADER = "X-Gridgate-Signature"
 
 def backoff_s(attempts: int, maximum: float, base: float = 1.0) -> float:
     """Delay before the next attempt after `attempts` failures: doubling, capped, jittered."""
-    return min(maximum, base * 2 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.0)
+    return min(maximum, base * 2.0 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.0)
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -158,7 +158,7 @@ class WebhookSender:
         if self.alert is None:
             return
         try:
-            self.alert(AlertSpec("webhook_failed", Severity.WARNING,
+            self.alert(AlertSpec(AlertKind.WEBHOOK_FAILED, Severity.WARNING,
                                  f"告警推送失败：{text}", text))
         except Exception:
             log.exception("cannot record the webhook alert")

@@ -43,7 +43,7 @@ class Gate:
         self.outcomes: list[tuple[float, Any]] = []
         self.external: list[str] = []
         self.started = False
-        app.checkpoint.add_listener(self._decided)
+        app.add_outcome_listener(self._decided)
 
     def _decided(self, outcome: Any) -> None:
         # Wall-clock time the door was commanded (what the browser's Date.now() compares to).

@@ -22,7 +22,7 @@ def play(scenario: Scenario, factory: MockFactory) -> tuple[GateApp, list[Outcom
     settings = load_settings(scenario.config_path)
     app = GateApp(settings, pin_factory=factory)
     outcomes: list[Outcome] = []
-    app.checkpoint.add_listener(outcomes.append)
+    app.add_outcome_listener(outcomes.append)
     for reader in settings.readers:
         with open_source(reader.camera, width=reader.width, height=reader.height,
                          fps=reader.fps, realtime=False) as source:

@@ -19,6 +19,7 @@ from gate.observation import Observation
 from gate.passes import Revocations, encode_pass, generate_signing_key
 from gate.policy import Policy
 from gate.registry import Registry
+from gate.rulebook import Rulebook
 from gate.store import open_database
 from tests.gate.passes_support import COMPOUND, NOW, PLATFORM, claims, trusting
 
@@ -37,10 +38,11 @@ def checkpoint(tmp_path: Path, factory: MockFactory) -> Iterator[Checkpoint]:
     clock = ManualClock(NOW)
     db = open_database(tmp_path / "gridgate.db")
     door = Door(18, open_seconds=5, pin_factory=factory, clock=clock)
-    cp = Checkpoint(compound_id=COMPOUND, trust=trusting(PLATFORM),
-                    revocations=Revocations(["pass-bad"]), registry=Registry(db),
+    rules = Rulebook(trust=trusting(PLATFORM), policy=Policy(),
+                     revocations=Revocations(["pass-bad"]))
+    cp = Checkpoint(compound_id=COMPOUND, rules=rules, registry=Registry(db),
                     journal=Journal(db, gate_id="gate-east", clock=clock),
-                    doors={"out-cam": door}, policy=Policy, clock=clock)
+                    doors={"out-cam": door}, clock=clock)
     yield cp
     door.close()
 
@@ -134,9 +136,9 @@ def test_two_exit_lanes_at_once_let_one_yellow_member_out(tmp_path: Path,
     lanes = [Reader(f"out-{i}", "gate-east", Direction.OUT) for i in (1, 2)]
     doors = {r.reader_id: Door(pin, open_seconds=5, pin_factory=factory, clock=clock)
              for r, pin in zip(lanes, (23, 24), strict=True)}
-    cp = Checkpoint(compound_id=COMPOUND, trust=trusting(PLATFORM), revocations=Revocations(),
+    cp = Checkpoint(compound_id=COMPOUND, rules=Rulebook(trust=trusting(PLATFORM), policy=Policy()),
                     registry=Registry(db), journal=Journal(db, gate_id="gate-east", clock=clock),
-                    doors=doors, policy=Policy, clock=clock)
+                    doors=doors, clock=clock)
     try:
         for trial in range(20):
             texts = [encode_pass(claims(colour=Colour.YELLOW, household_id=f"h-{trial}",
@@ -184,7 +186,7 @@ def test_quota_holds_while_passages_wait_for_an_unwritable_journal(
 def test_a_visitor_pass_cannot_borrow_a_residents_identity(checkpoint: Checkpoint,
                                                            factory: MockFactory) -> None:
     local = generate_signing_key()  # the panel's visitor key
-    checkpoint.trust.add(local.key_id, local.public_key, "visitor")
+    checkpoint.rules.trust.add(local.key_id, local.public_key, "visitor")
     checkpoint.registry.put_persons([Person("p-101", "h-1", grid_id="grid-7")])
     borrowed = encode_pass(claims(kind=PersonKind.VISITOR, host_household_id="h-1"), local)
     outcome = checkpoint.handle(show(checkpoint, borrowed))

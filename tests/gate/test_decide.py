@@ -14,6 +14,7 @@ from gate.model import AntiPassback, Colour, Direction, History, Method, Person,
 from gate.passes.claims import PassCheck, PassReason
 from gate.policy import Policy
 from gate.reasons import REASONS
+from gate.vocabulary import AlertKind, Rule
 from tests.gate.decide_support import (
     ALICE,
     NEIGHBOUR,
@@ -217,6 +218,8 @@ def test_decide_never_raises_and_always_explains(colour, direction, method, reas
                       recent_exits=(exit_of(NEIGHBOUR, at - timedelta(seconds=60)),))
     decision = decide(obs, person, perm, history, POLICY, at)
     assert decision.rule in REASONS or decision.rule.startswith("pass.")
+    assert isinstance(decision.rule, Rule)
+    assert all(isinstance(a.kind, AlertKind) for a in decision.alerts)
     assert decision.reason_zh and decision.reason_en
     if decision.granted:
         assert perm is not None and perm.colour is not Colour.WHITE

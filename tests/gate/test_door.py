@@ -11,6 +11,7 @@ from gpiozero.pins.mock import MockFactory
 
 from gate.door import Door, DoorEvent, DoorMode
 from gate.errors import DoorError
+from gate.vocabulary import DoorEventKind
 
 RELAY, BUTTON, CONTACT = 17, 27, 22
 
@@ -31,14 +32,15 @@ class Recorder:
         self.events.append(event)
         self.changed.set()
 
-    def kinds(self) -> list[str]:
+    def kinds(self) -> list[DoorEventKind]:
         return [e.kind for e in self.events]
 
-    def wait_for(self, kind: str, timeout: float = 2.0) -> DoorEvent:
+    def wait_for(self, kind: DoorEventKind, timeout: float = 2.0) -> DoorEvent:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self.events:
                 if event.kind == kind:
+                    assert isinstance(event.kind, DoorEventKind)  # not a look-alike string
                     return event
             self.changed.wait(0.01)
             self.changed.clear()
@@ -60,7 +62,7 @@ def test_relay_starts_locked_and_pulses_for_open_seconds(factory: MockFactory) -
         started = time.monotonic()
         assert door.release() is True
         assert pin.state is True
-        recorder.wait_for("locked")
+        recorder.wait_for(DoorEventKind.LOCKED)
         assert pin.state is False
         assert 0.09 <= time.monotonic() - started < 0.5
         # The mock pin keeps its history: locked, released, locked again.
@@ -90,7 +92,7 @@ def test_lockdown_refuses_grants_and_exit_button(factory: MockFactory) -> None:
         assert door.release() is False
         factory.pin(BUTTON).drive_low()
         assert factory.pin(RELAY).state is False
-        assert recorder.kinds().count("release_refused") == 2
+        assert recorder.kinds().count(DoorEventKind.RELEASE_REFUSED) == 2
         door.set_mode(DoorMode.NORMAL)
         assert door.release() is True
 
@@ -118,13 +120,23 @@ def test_hold_open_without_limit_is_refused_and_changes_nothing(factory: MockFac
         assert factory.pin(RELAY).state is False
 
 
+@pytest.mark.parametrize("seconds", [0.0, -5.0, float("nan"), float("inf")])
+def test_hold_open_needs_a_finite_positive_limit(factory: MockFactory, seconds: float) -> None:
+    with make_door(factory, Recorder()) as door:
+        with pytest.raises(DoorError):
+            door.set_mode(DoorMode.HOLD_OPEN, seconds=seconds)
+        assert door.mode is DoorMode.NORMAL
+        assert factory.pin(RELAY).state is False
+
+
 def test_door_left_open_after_hold_open_ends_raises_held_open(factory: MockFactory) -> None:
     recorder = Recorder()
     with make_door(factory, recorder) as door:
         door.set_mode(DoorMode.HOLD_OPEN, seconds=0.1, actor="guard1")
         factory.pin(CONTACT).drive_high()  # people walk through and leave it open
-        recorder.wait_for("opened")
-        held = recorder.wait_for("held_open")  # hold-open ended 0.1 s in; 0.2 s later: alert
+        recorder.wait_for(DoorEventKind.OPENED)
+        # Hold-open ended 0.1 s in; 0.2 s later: the alert.
+        held = recorder.wait_for(DoorEventKind.HELD_OPEN)
         assert held.alert is True and door.mode is DoorMode.NORMAL
         assert factory.pin(RELAY).state is False
 
@@ -133,7 +145,7 @@ def test_exit_button_releases(factory: MockFactory) -> None:
     recorder = Recorder()
     with make_door(factory, recorder):
         factory.pin(BUTTON).drive_low()
-        recorder.wait_for("exit_request")
+        recorder.wait_for(DoorEventKind.EXIT_REQUEST)
         assert factory.pin(RELAY).state is True
 
 
@@ -141,7 +153,7 @@ def test_door_opened_while_locked_is_forced(factory: MockFactory) -> None:
     recorder = Recorder()
     with make_door(factory, recorder):
         factory.pin(CONTACT).drive_high()
-        event = recorder.wait_for("forced")
+        event = recorder.wait_for(DoorEventKind.FORCED)
         assert event.alert is True
 
 
@@ -151,12 +163,12 @@ def test_door_opened_after_grant_is_not_forced_but_held_open_alerts(
     with make_door(factory, recorder) as door:
         door.release()
         factory.pin(CONTACT).drive_high()
-        recorder.wait_for("opened")
-        held = recorder.wait_for("held_open")
+        recorder.wait_for(DoorEventKind.OPENED)
+        held = recorder.wait_for(DoorEventKind.HELD_OPEN)
         assert held.alert is True
-        assert "forced" not in recorder.kinds()
+        assert DoorEventKind.FORCED not in recorder.kinds()
         factory.pin(CONTACT).drive_low()
-        recorder.wait_for("closed")
+        recorder.wait_for(DoorEventKind.CLOSED)
 
 
 def test_closing_in_time_raises_no_held_open_alert(factory: MockFactory) -> None:
@@ -166,7 +178,7 @@ def test_closing_in_time_raises_no_held_open_alert(factory: MockFactory) -> None
         factory.pin(CONTACT).drive_high()
         factory.pin(CONTACT).drive_low()
         time.sleep(0.35)
-        assert "held_open" not in recorder.kinds()
+        assert DoorEventKind.HELD_OPEN not in recorder.kinds()
 
 
 def test_same_pin_twice_is_a_clear_error(factory: MockFactory) -> None:

@@ -11,7 +11,7 @@ from sqlite_utils import Database
 
 from gate.clock import ManualClock
 from gate.errors import JournalError
-from gate.events import ALERT, PASSAGE, JournalEvent
+from gate.events import JournalEvent
 from gate.journal import Journal
 from gate.model import (
     AlertSpec,
@@ -26,6 +26,7 @@ from gate.model import (
 from gate.observation import Observation
 from gate.policy import Policy
 from gate.store import open_database
+from gate.vocabulary import AlertKind, DoorEventKind, EventType, Rule
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 OUT = Reader("out-cam", "gate-east", Direction.OUT)
@@ -49,18 +50,22 @@ def passage(journal: Journal, person: Person, reader: Reader, at: datetime,
             colour: Colour = Colour.GREEN) -> list[JournalEvent]:
     obs = Observation(reader=reader, method=Method.FACE, seen_at=at,
                       face_person_id=person.person_id)
-    decision = Decision(granted, "test.rule", "测试", "test", alerts, person.person_id, colour)
+    rule = ((Rule.GREEN_IN if reader.direction is Direction.IN else Rule.GREEN_OUT) if granted
+            else Rule.RED_EXIT_DENIED)
+    decision = Decision(granted, rule, "测试", "test", alerts, person.person_id, colour)
     return journal.record_passage(obs, decision, person)
 
 
 def test_passage_and_its_alerts_are_recorded_together(journal: Journal) -> None:
-    alert = AlertSpec("red_exit_attempt", Severity.URGENT, "红码外出", "red tried to leave")
+    alert = AlertSpec(AlertKind.RED_EXIT_ATTEMPT, Severity.URGENT, "红码外出", "red tried to leave")
     events = passage(journal, ALICE, OUT, T0, granted=False, alerts=(alert,), colour=Colour.RED)
-    assert [e.kind for e in events] == [PASSAGE, ALERT]
+    assert [e.kind for e in events] == [EventType.PASSAGE, EventType.ALERT]
     assert events[1].row["passage_id"] == events[0].row["id"]
     assert events[1].grid_id == "grid-7"
     rows = journal.trajectory("p-1")
     assert len(rows) == 1 and rows[0]["granted"] is False and rows[0]["colour"] == "red"
+    assert rows[0]["rule"] == "red.exit_denied" == events[0].row["rule"]
+    assert type(rows[0]["rule"]) is str  # a Rule is stored as its plain value
     assert journal.alerts(open_only=True)[0]["kind"] == "red_exit_attempt"
     assert len({e.event_id for e in events}) == 2
 
@@ -93,7 +98,7 @@ def test_a_full_disk_is_a_clear_error_and_writes_nothing(tmp_path: Path,
     journal = Journal(db, gate_id="gate-east", clock=clock)
     pages = db.execute("PRAGMA page_count").fetchone()[0]
     db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own 'disk full'
-    big = AlertSpec("x", Severity.INFO, "满" * 5000, "full" * 5000)
+    big = AlertSpec(AlertKind.TAILGATING, Severity.INFO, "满" * 5000, "full" * 5000)
     with pytest.raises(JournalError, match="full"):
         passage(journal, ALICE, OUT, T0, alerts=(big,) * 5)
     db.execute("PRAGMA max_page_count = 1000000")
@@ -135,7 +140,7 @@ def test_history_collects_what_decide_needs(journal: Journal) -> None:
 
 
 def test_alert_acknowledged_once(journal: Journal) -> None:
-    spec = AlertSpec("door_forced", Severity.URGENT, "门被强行打开", "forced")
+    spec = AlertSpec(AlertKind.DOOR_FORCED, Severity.URGENT, "门被强行打开", "forced")
     event = journal.record_alert(spec)
     assert journal.acknowledge_alert(event.row["id"], "guard1", "checked, wind") is True
     assert journal.acknowledge_alert(event.row["id"], "guard1") is False
@@ -145,7 +150,7 @@ def test_alert_acknowledged_once(journal: Journal) -> None:
 
 
 def test_door_events_are_recorded(journal: Journal) -> None:
-    journal.record_door_event("relay17", "released", "grant (3 s)")
+    journal.record_door_event("relay17", DoorEventKind.RELEASED, "grant (3 s)")
     assert journal.door_events()[0]["kind"] == "released"
 
 

@@ -20,7 +20,10 @@ from pathlib import Path
 from gate.clock import SystemClock
 from gate.journal import Journal
 from gate.passes import TrustList
+from gate.policy import Policy
+from gate.rulebook import Rulebook
 from gate.store import open_database
+from gate.vocabulary import DoorEventKind
 from sync.connection import BrokerOptions
 from sync.service import OutboxOptions, SyncService
 from sync.topics import Topics
@@ -40,7 +43,7 @@ def gate(db_path: Path, port: int, name: str, drain: bool) -> None:
     options = BrokerOptions(host="127.0.0.1", port=port, client_id="gridgate-killed",
                             reconnect_min_s=0.05, reconnect_max_s=0.2)
     link = SyncService(journal=journal, db_path=db_path, topics=TOPICS, broker=options,
-                       clock=SystemClock(), trust=TrustList,
+                       clock=SystemClock(), rules=Rulebook(trust=TrustList(), policy=Policy()),
                        outbox=OutboxOptions(window=50, batch_size=50))
     link.start()
     say(f"ready {name}")
@@ -54,7 +57,7 @@ def gate(db_path: Path, port: int, name: str, drain: bool) -> None:
         return
     i = 0
     while True:
-        journal.record_door_event("relay17", "released", f"{name}-{i}")
+        journal.record_door_event("relay17", DoorEventKind.RELEASED, f"{name}-{i}")
         i += 1
         if i % 10 == 0:
             time.sleep(0.001)  # leave the publisher thread some room, as a real gate would

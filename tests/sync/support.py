@@ -22,7 +22,10 @@ from gate.journal import Journal
 from gate.model import AlertSpec, Colour, Decision, Direction, Method, Person, Reader
 from gate.observation import Observation
 from gate.passes import TrustList, generate_signing_key
+from gate.policy import Policy
+from gate.rulebook import Rulebook
 from gate.store import open_database
+from gate.vocabulary import DoorEventKind, Rule
 from sync.connection import BrokerOptions
 from sync.messages import EventMessage
 from sync.service import OutboxOptions, SyncService
@@ -68,15 +71,17 @@ def broker_options(broker: Broker, **changes: Any) -> BrokerOptions:
 
 def service(journal: Journal, db_path: Path, broker: Broker, **kw: Any) -> SyncService:
     options = kw.pop("outbox", OutboxOptions(window=200, batch_size=500))
+    rules = kw.pop("rules", None) or Rulebook(trust=platform_trust(), policy=Policy())
     return SyncService(journal=journal, db_path=db_path, topics=TOPICS,
                        broker=kw.pop("broker_options", broker_options(broker)),
                        clock=kw.pop("clock", SystemClock()),
-                       trust=kw.pop("trust", platform_trust), outbox=options, **kw)
+                       rules=rules,
+                       outbox=options, **kw)
 
 
 def record_door_events(journal: Journal, count: int, start: int = 0) -> list[str]:
     """Record `count` door events; returns their event ids in order."""
-    return [journal.record_door_event("relay17", "released", f"n{i}").event_id
+    return [journal.record_door_event("relay17", DoorEventKind.RELEASED, f"n{i}").event_id
             for i in range(start, start + count)]
 
 
@@ -141,7 +146,7 @@ def record_passage(journal: Journal, person_id: str = "p-101", *, grid_id: str |
     """Record one granted passage (with an optional alert); returns the event ids."""
     reader = Reader("in-cam", GATE, Direction.IN)
     observation = Observation(reader=reader, method=Method.PASS, seen_at=SystemClock().now())
-    decision = Decision(granted=True, rule="colour.green", reason_zh="绿码通行",
+    decision = Decision(granted=True, rule=Rule.GREEN_IN, reason_zh="绿码通行",
                         reason_en=reason, alerts=(alert,) if alert else (),
                         person_id=person_id, colour=Colour.GREEN)
     person = Person(person_id, "h-1", grid_id)

@@ -123,12 +123,15 @@ def test_listeners_in_one_shared_group_split_the_events_and_drop_duplicates(
         for _ in range(20):
             ids += record_passage(gate.journal)
         from gate.model import AlertSpec, Severity
+        from gate.vocabulary import AlertKind
 
-        ids += record_passage(gate.journal, alert=AlertSpec("red_exit", Severity.URGENT, "红",
+        ids += record_passage(gate.journal, alert=AlertSpec(AlertKind.RED_EXIT_ATTEMPT,
+                                                             Severity.URGENT, "红",
                                                              "red permit tried to leave"))
         out, _ = grid.communicate(timeout=20)
         [alert] = [json.loads(line) for line in out.splitlines()]
-        assert alert["message"]["data"]["kind"] == "red_exit" and alert["duplicate"] is False
+        assert alert["message"]["data"]["kind"] == "red_exit_attempt"
+        assert alert["duplicate"] is False
     finally:
         for p in (first, second):
             p.terminate()

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from edge.cli.main import cli
+from gate.vocabulary import EventType
 from sync.consumer import Deduper
 from sync.messages import EventMessage
 
@@ -16,7 +17,7 @@ AT = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def event(seq: int, gate: str = "gate-east", event_id: str | None = None) -> EventMessage:
-    return EventMessage(type="door", event_id=event_id or f"{gate}-{seq}", gate_id=gate,
+    return EventMessage(type=EventType.DOOR, event_id=event_id or f"{gate}-{seq}", gate_id=gate,
                         compound_id="wenjiang-01", seq=seq, at=AT)
 
 

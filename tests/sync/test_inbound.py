@@ -11,20 +11,22 @@ from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from pydantic import ValidationError
 
 from edge.app import GateApp
 from edge.settings import parse_settings
 from gate.clock import ManualClock
+from gate.faces.gallery import MAX_ENCODINGS_PER_PERSON, FaceGallery
 from gate.model import Colour
 from gate.passes import SigningKey, generate_signing_key
 from gate.passes.keys import raw_public
 from gate.store import open_database
+from sync.bodies import PersonEntry
 from sync.commands import Action
 from sync.platform import PlatformError, signed_command, signed_document
 from sync.signing import sign_payload
 from sync.topics import DocumentKind
 from tests.sync.support import COMPOUND, GATE, NOW, PLATFORM_KEY, TOPICS, platform_trust
-from vision.faces.gallery import FaceGallery
 
 ROSTER, PERMITS, TRUST = DocumentKind.ROSTER, DocumentKind.PERMITS, DocumentKind.TRUST
 REVOCATIONS, POLICY = DocumentKind.REVOCATIONS, DocumentKind.POLICY
@@ -146,13 +148,24 @@ def test_a_body_that_fails_validation_changes_nothing(app: GateApp) -> None:
     assert app.registry.person("p-1") is None and app.sync.versions() == {}  # type: ignore
 
 
+def test_a_person_may_bring_as_many_encodings_as_the_gallery_keeps() -> None:
+    # One limit: what a roster document may carry is what the gallery stores (100).
+    entry = {"person_id": "p-1", "household_id": "h-1"}
+    most = PersonEntry.model_validate(
+        {**entry, "face_encodings": [FACE] * MAX_ENCODINGS_PER_PERSON})
+    assert most.face_encodings is not None and len(most.face_encodings) == 100
+    with pytest.raises(ValidationError, match="at most 100"):
+        PersonEntry.model_validate(
+            {**entry, "face_encodings": [FACE] * (MAX_ENCODINGS_PER_PERSON + 1)})
+
+
 def test_policy_documents_replace_the_policy_and_survive_a_restart(tmp_path: Path) -> None:
     settings = gate_settings(tmp_path)
     policy = {"policy": {"version": "platform-7", "yellow": {"exits_per_household": 2}}}
     with GateApp(settings, pin_factory=MockFactory()) as app:
         assert send(app, POLICY, doc(POLICY, policy, 1)) == "document_applied"
-        assert app.policy().version == "platform-7"
-        assert app.policy().yellow.exits_per_household == 2
+        assert app.rules.policy.version == "platform-7"
+        assert app.rules.policy.yellow.exits_per_household == 2
         with pytest.raises(PlatformError, match="snapshots only"):
             doc(POLICY, policy, 2, base=1)
         hand_made = sign_payload({"type": "document", "document": "policy", "mode": "delta",
@@ -161,7 +174,7 @@ def test_policy_documents_replace_the_policy_and_survive_a_restart(tmp_path: Pat
                                  PLATFORM_KEY)
         assert send(app, POLICY, hand_made) == "malformed"
     with GateApp(settings, pin_factory=MockFactory()) as again:
-        assert again.policy().version == "platform-7"
+        assert again.rules.policy.version == "platform-7"
 
 
 def trust_entry(key: SigningKey, scope: str = "all") -> dict[str, Any]:
@@ -172,25 +185,25 @@ def trust_entry(key: SigningKey, scope: str = "all") -> dict[str, Any]:
 def test_key_rotation_through_the_trust_document(app: GateApp) -> None:
     new = generate_signing_key()
     visitor = generate_signing_key()
-    app.trust.add(visitor.key_id, visitor.public_key, "visitor")  # the panel's local key
+    app.rules.trust.add(visitor.key_id, visitor.public_key, "visitor")  # the panel's local key
     rotation = doc(TRUST, {"keys": [trust_entry(new)]}, 1)
     assert send(app, TRUST, rotation) == "document_applied"
-    assert app.checkpoint.trust is app.trust
-    assert {k.key_id for k in app.trust} == {new.key_id, visitor.key_id}
+    assert app.checkpoint.rules is app.rules  # the checkpoint verifies with the new list
+    assert {k.key_id for k in app.rules.trust} == {new.key_id, visitor.key_id}
     old_signed = doc(PERMITS, {"permits": []}, 1)
     assert send(app, PERMITS, old_signed) == "unknown_key"  # the retired key signs no more
     assert send(app, PERMITS, doc(PERMITS, {"permits": []}, 1, key=new)) == "document_applied"
     # A trust list without any platform key would lock the platform out: refused.
     lockout = doc(TRUST, {"keys": [trust_entry(visitor, "visitor")]}, 2, key=new)
     assert send(app, TRUST, lockout) == "document_invalid"
-    assert new.key_id in {k.key_id for k in app.trust}
+    assert new.key_id in {k.key_id for k in app.rules.trust}
 
 
 def test_forged_unsigned_malformed_oversized_and_unknown_messages_are_counted_never_raised(
         app: GateApp, caplog: pytest.LogCaptureFixture) -> None:
     stranger = generate_signing_key()
     visitor = generate_signing_key()
-    app.trust.add(visitor.key_id, visitor.public_key, "visitor")
+    app.rules.trust.add(visitor.key_id, visitor.public_key, "visitor")
     genuine = json.loads(doc(PERMITS, {"permits": []}, 1))
     altered = dict(genuine, payload=genuine["payload"].replace('"version":1', '"version":9'))
     unsigned = json.loads(genuine["payload"])
@@ -296,7 +309,7 @@ def test_lockdown_hold_open_and_normal_commands(app: GateApp) -> None:
 
 
 def test_the_real_face_gallery_receives_the_roster(app: GateApp) -> None:
-    gallery_module = pytest.importorskip("vision.faces.gallery")
+    gallery_module = pytest.importorskip("gate.faces.gallery")
     from gate.store import open_database
 
     gallery = gallery_module.FaceGallery(open_database(app.db_path))
@@ -355,7 +368,7 @@ def test_a_trust_list_whose_only_platform_key_expired_is_refused_and_alerted(
     now = app.clock.now()
     retired = dict(trust_entry(PLATFORM_KEY), not_after=(now - timedelta(days=1)).isoformat())
     assert send(app, TRUST, doc(TRUST, {"keys": [retired]}, 1)) == "document_invalid"
-    assert PLATFORM_KEY.key_id in {k.key_id for k in app.trust}
+    assert PLATFORM_KEY.key_id in {k.key_id for k in app.rules.trust}
     alerts = [a for a in app.journal.alerts() if a["kind"] == "trust_refused"]
     assert len(alerts) == 1 and alerts[0]["severity"] == "urgent"
     # The platform can still speak: a later roster and a good trust list are accepted.

@@ -11,6 +11,7 @@ from gate.clock import SystemClock
 from gate.errors import JournalError
 from gate.journal import Journal
 from gate.model import AlertSpec, Severity
+from gate.vocabulary import AlertKind
 from sync.bound import OutboxBound, ranges_text
 from sync.messages import EventMessage
 from sync.outbox import Outbox
@@ -18,8 +19,9 @@ from sync.schema import counter
 from sync.sinks.formats import WebhookRoute
 from tests.sync.support import TOPICS, gate_journal, record_door_events, record_passage
 
-URGENT = AlertSpec("red_exit", Severity.URGENT, "红码人员试图外出", "red permit tried to leave")
-INFO = AlertSpec("red_entry", Severity.INFO, "红码人员进入", "red permit entered")
+URGENT = AlertSpec(AlertKind.RED_EXIT_ATTEMPT, Severity.URGENT, "红码人员试图外出",
+                   "red permit tried to leave")
+INFO = AlertSpec(AlertKind.RED_ENTRY, Severity.INFO, "红码人员进入", "red permit entered")
 
 
 def outbox_for(journal: Journal, **kw: object) -> Outbox:

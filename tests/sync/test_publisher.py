@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gate.model import AlertSpec, Severity
+from gate.vocabulary import AlertKind
 from sync.consumer import Deduper
 from sync.messages import EventMessage
 from sync.service import OutboxOptions
@@ -57,12 +58,13 @@ def test_events_arrive_in_order_and_rows_go_only_after_puback(module_broker: Bro
     try:
         ids = record_door_events(journal, 300)
         link.start()
-        record_passage(journal, alert=AlertSpec("red_exit", Severity.URGENT, "红", "red"))
+        record_passage(journal, alert=AlertSpec(AlertKind.RED_EXIT_ATTEMPT, Severity.URGENT, "红",
+                                                         "red"))
         wait_until(lambda: link.outbox_waiting() == 0, what="outbox drained")
         wait_until(lambda: len(sub.events()) >= 307, what="events at the subscriber")
         assert_all_in_order(sub.events(), ids)
         assert {e.type for e in sub.events()} >= {"passage", "alert", "snapshot_request"}
-        assert sub.on(TOPICS.grid_alerts("grid-7"))[0]["data"]["kind"] == "red_exit"
+        assert sub.on(TOPICS.grid_alerts("grid-7"))[0]["data"]["kind"] == "red_exit_attempt"
         [state] = sub.on(TOPICS.state)[-1:]
         assert state["online"] is True and state["protocol"] == "5"
     finally:

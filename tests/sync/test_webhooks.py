@@ -16,12 +16,14 @@ import pytest
 from gate.clock import SystemClock
 from gate.journal import Journal
 from gate.model import AlertSpec, Severity
+from gate.vocabulary import AlertKind
 from sync.outbox import Outbox
 from sync.sinks.formats import WebhookRoute
 from sync.sinks.webhook import SIGNATURE_HEADER, WebhookSender, backoff_s
 from tests.sync.support import TOPICS, gate_journal, record_passage, wait_until
 
-RED_EXIT = AlertSpec("red_exit", Severity.URGENT, "红码人员试图外出", "red permit tried to leave")
+RED_EXIT = AlertSpec(AlertKind.RED_EXIT_ATTEMPT, Severity.URGENT, "红码人员试图外出",
+                     "red permit tried to leave")
 
 
 class Receiver:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vision.errors import ImageError
-from vision.images import load_image, to_bgr8
+from vision.images import jpeg_bytes, load_image, to_bgr8
 
 
 @pytest.mark.parametrize("image", [
@@ -68,3 +68,19 @@ def test_decompression_bomb_is_refused_before_decoding() -> None:
     # 100,000 x 100,000 pixels would need 10 GB; the header alone must be enough to refuse it.
     with pytest.raises(ImageError, match="pixels"):
         load_image(_png_header_only(100_000, 100_000))
+
+
+def test_jpeg_bytes_round_trip_at_the_quality_asked() -> None:
+    image = np.zeros((32, 48, 3), np.uint8)
+    image[:, 24:] = (40, 160, 220)
+    data = jpeg_bytes(image, quality=85)
+    assert data[:2] == b"\xff\xd8"  # a JPEG file, as written to disk
+    back = load_image(data)
+    assert back.shape == image.shape
+    assert np.abs(back.astype(int) - image.astype(int)).mean() < 4
+    assert len(jpeg_bytes(image, quality=10)) < len(jpeg_bytes(image, quality=95))
+
+
+def test_jpeg_bytes_refuses_what_opencv_cannot_encode() -> None:
+    with pytest.raises(ImageError, match="JPEG"):
+        jpeg_bytes(np.zeros((0, 0, 3), np.uint8), quality=85)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from vision.errors import GridgateError, ImageError
-
-
-class EncodingError(GridgateError, ValueError):
-    """A face encoding is not 128 finite numbers (or a person has too many of them)."""
+from vision.errors import ImageError
 
 
 class NoFaceError(ImageError):
@@ -17,4 +13,4 @@ class SeveralFacesError(ImageError):
     """An enrolment or comparison image shows more than one face, so it is unclear whose it is."""
 
 
-__all__ = ["EncodingError", "NoFaceError", "SeveralFacesError"]
+__all__ = ["NoFaceError", "SeveralFacesError"]

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vision.faces.gallery import Match
+from vision.faces.index import Match
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
+import importlib
 from types import ModuleType
 
 
 @functools.cache
 def api() -> ModuleType:
     """face_recognition.api, whose module-level objects are the loaded dlib models."""
-    import face_recognition.api as face_api
-
-    return face_api
+    return importlib.import_module("face_recognition.api")

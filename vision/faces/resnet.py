@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from vision.errors import GridgateError
+from vision.errors import VisionError
 
 # input_rgb_image_sized<150>: each channel minus its training mean, over 256.
 CHANNEL_MEANS = np.array([122.782, 117.001, 104.298], np.float32)
@@ -28,7 +28,7 @@ INPUT_SIZE = 150
 _MARKERS = re.compile(rb"\x01\x05con_4|\x01\x07affine_|\x01\x0aavg_pool_2|\x01\x04fc_2")
 
 
-class ModelFormatError(GridgateError, ValueError):
+class ModelFormatError(VisionError, ValueError):
     """The model file is not dlib's face-recognition ResNet as this module knows it."""
 
 
@@ -187,7 +187,9 @@ def _layers(data: bytes) -> list[_Layer]:
         at = reader.at
 
 
-def _conv(con: _ConvLayer, affine: _AffineLayer, inputs: int) -> _Conv:
+def _conv(con: _Layer, affine: _Layer, inputs: int) -> _Conv:
+    if not isinstance(con, _ConvLayer) or not isinstance(affine, _AffineLayer):
+        raise ModelFormatError("expected a convolution followed by its affine layer")
     params, filters, size, stride, padding = con
     scale_shift = affine.params
     expected = filters * inputs * size * size + filters
@@ -210,7 +212,7 @@ class FaceNetwork:
         if (len(layers) < 4 or kinds[:2] != [_ConvLayer, _AffineLayer]
                 or kinds[-2:] != [_AverageLayer, _ProjectionLayer]):
             raise ModelFormatError("not dlib's face-recognition ResNet: unexpected layers")
-        self._stem = _conv(layers[0], layers[1], 3)  # type: ignore[arg-type]
+        self._stem = _conv(layers[0], layers[1], 3)
         channels = self._stem.weights.shape[1]
         self._blocks: list[_Block] = []
         i = 2
@@ -218,8 +220,8 @@ class FaceNetwork:
             block = layers[i:i + 4]
             if kinds[i:i + 4] != [_ConvLayer, _AffineLayer, _ConvLayer, _AffineLayer]:
                 raise ModelFormatError(f"layer {i}: expected a residual block")
-            first = _conv(block[0], block[1], channels)  # type: ignore[arg-type]
-            second = _conv(block[2], block[3], first.weights.shape[1])  # type: ignore[arg-type]
+            first = _conv(block[0], block[1], channels)
+            second = _conv(block[2], block[3], first.weights.shape[1])
             i += 4
             if second.stride != 1 or second.padding != 1:
                 raise ModelFormatError(f"layer {i - 2}: unexpected residual block")
@@ -232,7 +234,10 @@ class FaceNetwork:
                 raise ModelFormatError(f"layer {i}: unexpected residual block")
             self._blocks.append(_Block(first, second, down))
             channels = second.weights.shape[1]
-        fc, inputs, outputs = layers[-1]  # type: ignore[misc]
+        projection = layers[-1]
+        if not isinstance(projection, _ProjectionLayer):  # checked above; this tells mypy
+            raise ModelFormatError("the network does not end in a projection")
+        fc, inputs, outputs = projection
         if (layers[-2] != _AverageLayer((0, 0, 1, 1)) or inputs != channels
                 or fc.size != inputs * outputs):
             raise ModelFormatError("the network does not end in an average and a projection")

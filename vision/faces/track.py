@@ -27,7 +27,6 @@ class Track:
     last_encoded: float = float("-inf")
     # Encodings computing in a worker, with the arrival of the frame each was cut from.
     pending: dict[Future[np.ndarray], float] = field(default_factory=dict, repr=False)
-    used: bool = False  # a decision was taken on this face; do not decide on it again
     hits: int = 1
     doubts: int = 0  # re-checks in a row that did not name the identified person
     # Arrival of the newest frame whose encoding named each person.
@@ -131,7 +130,8 @@ class FaceTracker:
 
     def restart(self, track: Track, now: float, seq: int) -> None:
         """Make `track` a new face where it stands (a new encoding says it is someone else):
-        new id, no votes, a fresh liveness window, not yet decided on."""
+        new id (so whoever decided on the old id decides again), no votes, a fresh liveness
+        window."""
         self.tracks.pop(track.track_id, None)
         track.track_id = self._next_id
         self._next_id += 1
@@ -140,7 +140,6 @@ class FaceTracker:
         track.liveness = LivenessWindow(self.liveness)
         track.encodings_started = 0
         track.pending.clear()  # encodings of the earlier face
-        track.used = False
         track.hits = 1
         track.doubts = 0
         track.named_at = {}

@@ -135,6 +135,11 @@ class FaceWatch:
         self._collect(frame.seq)
         return FaceView(faces, True, moving)
 
+    def followed(self) -> list[Track]:
+        """Every face followed now (seen within the tracker's memory, so one missed detection
+        does not hide it), largest first."""
+        return sorted(self.tracker.tracks.values(), key=lambda t: -t.height)
+
     def verify(self, track: Track, frame: Frame) -> str | None:
         """Who the face of `track` is in this very frame, by a fresh encoding counted as a vote
         (one naming someone else restarts the track); None if not in this frame or not sure."""

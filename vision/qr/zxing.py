@@ -23,7 +23,8 @@ class ZxingDecoder:
         if image.ndim == 3 and image.shape[2] not in (1, 3):
             image = np.ascontiguousarray(image[:, :, :3])
         results = zxingcpp.read_barcodes(
-            image, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=self.try_rotate,
+            image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
+            try_rotate=self.try_rotate,
             try_downscale=self.try_downscale, try_invert=False,
         )
         seen = []

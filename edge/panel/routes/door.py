@@ -1,8 +1,9 @@
 """Door control by guards: open once with a reason, lockdown, hold-open with a time limit.
 
-Every override is recorded with the guard, the reason and a snapshot of the reader's camera: an
-open-once as an override passage, a lockdown or hold-open as a door event, each with an
-"override" alert, so all of them go out as events.
+Every override goes through the gate's door controls (gate/controls.py), the same path the
+platform's commands take: an open-once is an override passage, a lockdown or hold-open a door
+event, each with an "override" alert, so all of them go out as events. The panel adds the
+guard's name, the reason and a snapshot of the reader's camera as evidence.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from edge.panel.i18n import Translator
 from edge.panel.services import PanelServices
 from edge.panel.views import language_of, redirect, templates
 from gate.door import DoorMode
-from gate.errors import DoorError, JournalError
-from gate.model import AlertSpec, Severity
+from gate.errors import DoorError
+from gate.vocabulary import EventType
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -82,34 +83,23 @@ def evidence(svc: PanelServices, reader_id: str) -> str | None:
 
 def open_once(svc: PanelServices, reader_id: str, actor: str, reason: str) -> OverrideOut:
     """Open the reader's door once for a guard; refused in lockdown."""
-    reader = svc.gate.readers.get(reader_id)
-    door = svc.gate.doors.get(reader_id)
-    if reader is None or door is None:
+    controls = svc.gate.controls
+    door = controls.door(reader_id)
+    if door is None:
         raise HTTPException(404, "error.not_found")
     if door.mode is DoorMode.LOCKDOWN:
         raise HTTPException(409, "error.lockdown")
     snapshot = evidence(svc, reader_id)
-    outcome = svc.gate.checkpoint.override(reader, actor=actor, reason=reason, snapshot=snapshot)
-    log.info("panel: %s opened %s once: %s", actor, reader_id, reason)
-    passage = next((e for e in outcome.events if e.kind == "passage"), None)
+    outcome = controls.open_once(reader_id, actor=actor, reason=reason, snapshot=snapshot)
+    passage = next((e for e in outcome.events if e.kind is EventType.PASSAGE), None)
     return OverrideOut(reader_id=reader_id, released=outcome.released,
                        passage_event_id=passage.event_id if passage else None, snapshot=snapshot)
-
-
-def _mode_alert(reader_id: str, actor: str, change: ModeIn, reason: str) -> AlertSpec:
-    if change.mode is DoorMode.LOCKDOWN:
-        zh, en = f"{actor} 封锁了 {reader_id}", f"{actor} locked {reader_id} down"
-    else:
-        zh = f"{actor} 将 {reader_id} 设为常开 {change.minutes:g} 分钟"
-        en = f"{actor} held {reader_id} open for {change.minutes:g} min"
-    return AlertSpec("override", Severity.INFO, f"{zh}：{reason}", f"{en}: {reason}")
 
 
 def set_mode(svc: PanelServices, reader_id: str, actor: str, change: ModeIn) -> ModeOut:
     """Put the reader's door in normal, lockdown or hold-open (which needs minutes); lockdown
     and hold-open need a reason and are recorded with a snapshot and an override alert."""
-    door = svc.gate.doors.get(reader_id)
-    if door is None:
+    if svc.gate.controls.door(reader_id) is None:
         raise HTTPException(404, "error.not_found")
     reason = " ".join(change.reason.split())
     override = change.mode is not DoorMode.NORMAL
@@ -122,17 +112,10 @@ def set_mode(svc: PanelServices, reader_id: str, actor: str, change: ModeIn) -> 
         seconds = change.minutes * 60
     snapshot = evidence(svc, reader_id) if override else None
     try:
-        door.set_mode(change.mode, seconds=seconds, actor=actor,
-                      reason=f"{reason} [snapshot {snapshot}]" if snapshot else reason)
+        svc.gate.controls.set_mode(change.mode, actor=actor, reason=reason, reader_id=reader_id,
+                                   seconds=seconds, snapshot=snapshot)
     except DoorError as exc:
         raise HTTPException(400, str(exc)) from exc
-    if override:
-        try:
-            svc.gate.journal.record_alert(_mode_alert(reader_id, actor, change, reason),
-                                          reader_id=reader_id)
-        except JournalError as exc:  # the door did change; the door event holds the record
-            log.error("panel: override alert for %s not recorded: %s", reader_id, exc)
-    log.info("panel: %s set %s to %s: %s", actor, reader_id, change.mode.value, reason)
     state = next(d for d in door_health(svc) if d.reader_id == reader_id)
     return ModeOut(**state.model_dump(), snapshot=snapshot)
 

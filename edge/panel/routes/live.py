@@ -20,6 +20,7 @@ from edge.panel.routes.door import REASONS, door_states
 from edge.panel.services import PanelServices
 from edge.panel.snapshots import thumb_key
 from edge.panel.views import fragment, render
+from gate.vocabulary import EventType
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -41,17 +42,17 @@ def live_page(request: Request, svc: Services, session: GuardView) -> Response:
     """The live view: camera images, door controls and the decision feed."""
     passages = svc.queries().recent_passages(30)
     return render(request, "live.html", {
-        "readers": list(svc.gate.readers.values()), "reasons": REASONS,
+        "readers": [p.reader for p in svc.gate.pipelines.values()], "reasons": REASONS,
         "states": door_states(request, svc),
         "feed": [{"p": p, "thumb": thumb_url(svc, p)} for p in passages],
         "hold_max": svc.settings.hold_open_max_minutes})
 
 
 def _payload(request: Request, svc: PanelServices, item: LiveItem) -> dict[str, Any]:
-    if item.kind == "passage":
+    if item.kind == EventType.PASSAGE:
         return {"html": fragment(request, "_passage.html",
                                  {"p": item.row, "thumb": thumb_url(svc, item.row)})}
-    if item.kind == "alert":
+    if item.kind == EventType.ALERT:
         return {"id": item.row["id"], "open_alerts": open_alert_count(svc.db.conn()),
                 "html": fragment(request, "_alert.html", {"a": item.row})}
     if item.kind == "ack":
@@ -114,7 +115,7 @@ async def events(request: Request, svc: Services, session: GuardView) -> Streami
 def frame(svc: Services, session: GuardView,
           reader_id: Annotated[str, Path(max_length=64)]) -> Response:
     """The reader's latest camera image with boxes around QR codes and faces."""
-    if reader_id not in svc.gate.readers:
+    if reader_id not in svc.gate.pipelines:
         raise HTTPException(404, "error.not_found")
     data = svc.frames.jpeg(reader_id)
     if data is None:

@@ -82,7 +82,7 @@ def _person_out(svc: PanelServices, person_id: str) -> PersonOut:
 
 
 def _counts(svc: PanelServices) -> DayCountsOut:
-    day = counts_today(svc.db.conn(), svc.clock.now(), svc.gate.policy().zone)
+    day = counts_today(svc.db.conn(), svc.clock.now(), svc.gate.rules.policy.zone)
     return DayCountsOut(date=day.date, hours=[HourOut(hour=h.hour, granted_in=h.granted_in,
                                                       granted_out=h.granted_out,
                                                       denied=h.denied) for h in day.hours])

@@ -25,6 +25,7 @@ from edge.panel.views import redirect, render
 from edge.settings import SettingsError
 from gate.errors import JournalError
 from gate.model import AlertSpec, Severity
+from gate.vocabulary import AlertKind
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -97,7 +98,7 @@ def save_config(svc: PanelServices, text: str, actor: str) -> None:
                 path)
     try:
         svc.gate.journal.record_alert(AlertSpec(
-            "config_changed", Severity.INFO, f"{actor} 修改了闸机配置（重启后生效）",
+            AlertKind.CONFIG_CHANGED, Severity.INFO, f"{actor} 修改了闸机配置（重启后生效）",
             f"{actor} changed the gate configuration (in force after a restart)"))
     except JournalError as exc:  # the file was replaced; the log above keeps the record
         log.error("panel: configuration change not journaled: %s", exc)

@@ -49,7 +49,7 @@ def _out(svc: PanelServices, v: VisitorPass) -> VisitorOut:
 def _register(svc: PanelServices, body: VisitorIn, by: str) -> VisitorPass:
     until = body.valid_until
     if until.tzinfo is None:
-        until = until.replace(tzinfo=svc.gate.policy().zone)
+        until = until.replace(tzinfo=svc.gate.rules.policy.zone)
     try:
         return svc.visitors.register(name=body.name, host_household_id=body.host_household_id,
                                      valid_until=until, by=by)
@@ -57,9 +57,10 @@ def _register(svc: PanelServices, body: VisitorIn, by: str) -> VisitorPass:
         raise HTTPException(400, str(exc)) from exc
 
 
-def _page(request: Request, svc: PanelServices, *, error: str = "", form: dict | None = None,
+def _page(request: Request, svc: PanelServices, *, error: str = "",
+          form: dict[str, str] | None = None,
           status: int = 200) -> Response:
-    zone = svc.gate.policy().zone
+    zone = svc.gate.rules.policy.zone
     default_until = (svc.clock.now() + timedelta(hours=4)).astimezone(zone)
     return render(request, "visitors.html", {
         "visitors": svc.visitors.recent(30), "error": error,

@@ -8,6 +8,7 @@ import numpy as np
 
 from gate.door import DoorMode
 from gate.model import AlertSpec, Severity
+from gate.vocabulary import AlertKind
 from tests.edge.panel.conftest import IN_PIN, OUT_PIN, Panel
 from vision.facts import Frame
 
@@ -108,17 +109,17 @@ def test_door_states_page_and_api(panel: Panel) -> None:
 
 def test_alerts_filter_by_severity_and_grid_and_acknowledge_with_comment(panel: Panel) -> None:
     journal = panel.gate.journal
-    red = journal.record_alert(AlertSpec("red_exit", Severity.URGENT, "红码外出", "red exit"),
-                               person_id="p-301", grid_id="grid-7").row["id"]
-    journal.record_alert(AlertSpec("quota", Severity.WARNING, "超出次数", "quota"),
+    red = journal.record_alert(AlertSpec(AlertKind.RED_EXIT_ATTEMPT, Severity.URGENT, "红码外出",
+                                         "red exit"), person_id="p-301", grid_id="grid-7").row["id"]
+    journal.record_alert(AlertSpec(AlertKind.PASSBACK, Severity.WARNING, "超出次数", "quota"),
                          grid_id="grid-8")
-    journal.record_alert(AlertSpec("override", Severity.INFO, "人工放行", "override"))
+    journal.record_alert(AlertSpec(AlertKind.OVERRIDE, Severity.INFO, "人工放行", "override"))
     guard = panel.guard()
     assert len(guard.get("/api/alerts").json()) == 3
     urgent = guard.get("/api/alerts", params={"severity": "urgent"}).json()
     assert [a["id"] for a in urgent] == [red]
     assert [a["kind"] for a in guard.get("/api/alerts", params={"grid": "grid-8"}).json()] == [
-        "quota"]
+        "passback"]
     assert guard.get("/api/alerts", params={"severity": "bogus"}).status_code == 422
     page = guard.get("/alerts", params={"severity": "urgent"})
     assert "红码外出" in page.text and "超出次数" not in page.text

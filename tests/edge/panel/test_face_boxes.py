@@ -49,8 +49,7 @@ def test_live_image_has_a_box_per_followed_face(tmp_path: Path) -> None:
         dark, faces = np.full((480, 640, 3), 30, np.uint8), scene()
         for seq, image in enumerate([dark, faces, faces, faces], start=1):
             pipeline.process(Frame(image, seq=seq, arrived=time.monotonic()))
-        assert pipeline.faces is not None
-        followed = pipeline.faces.view.facts(4)
+        followed = list(pipeline.binding.faces_in(Frame(faces, seq=4, arrived=0.0)))
         assert len(followed) == 2, followed  # Biden and Obama
         shown = cv2.imdecode(np.frombuffer(svc.frames.jpeg("in-cam"), np.uint8),
                              cv2.IMREAD_COLOR)

@@ -11,8 +11,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge.app import GateApp
+from edge.panel.server import start_panel
+from edge.panel.services import SyncStatus
 from edge.settings import parse_settings
 from gate.model import AlertSpec, Severity
+from gate.vocabulary import AlertKind
 from tests.edge.panel.conftest import ADMIN_PASSWORD, fast_hasher, gate_config
 from tests.edge.panel.test_server import login
 from tests.fixtures.broker import Broker
@@ -43,8 +46,9 @@ def test_health_shows_the_broker_and_the_outbox(mosquitto: Broker, tmp_path: Pat
     config["mqtt"] = {"enabled": True, "host": "127.0.0.1", "port": broker.port,
                       "reconnect_min_s": 0.1, "reconnect_max_s": 0.5}
     config["panel"] = {"port": 0}
-    with GateApp(parse_settings(config), pin_factory=MockFactory()) as gate:
-        panel = gate.start_panel(hasher=fast_hasher(), announce=lambda text: None)
+    with GateApp(parse_settings(config), pin_factory=MockFactory()) as gate, start_panel(
+            gate, gate.settings.panel, sync=SyncStatus.of(gate.sync), hasher=fast_hasher(),
+            announce=lambda text: None) as panel:
         panel.services.users.add("root", "admin", ADMIN_PASSWORD)
         gate.start_sync()
         with httpx.Client(base_url=panel.url) as client:
@@ -55,7 +59,8 @@ def test_health_shows_the_broker_and_the_outbox(mosquitto: Broker, tmp_path: Pat
             wait_for(lambda: health()["outbox_waiting"] == 0, "the outbox drains")
             broker.stop()
             wait_for(lambda: health()["broker"] == "disconnected", "the outage shows")
-            gate.journal.record_alert(AlertSpec("test", Severity.INFO, "测试", "test"))
+            gate.journal.record_alert(
+                AlertSpec(AlertKind.CONFIG_CHANGED, Severity.INFO, "测试", "test"))
             wait_for(lambda: health()["outbox_waiting"] >= 1, "the alert waits in the outbox")
             assert "未连接" in client.get("/health").text
             broker.start()

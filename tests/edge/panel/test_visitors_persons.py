@@ -76,7 +76,7 @@ def test_bad_visitor_registrations_are_refused(panel: Panel) -> None:
 
 def test_visitor_form_takes_local_time_and_shows_the_pass(panel: Panel) -> None:
     guard = panel.guard()
-    zone = panel.gate.policy().zone
+    zone = panel.gate.rules.policy.zone
     until = (datetime.now(UTC) + timedelta(hours=2)).astimezone(zone).replace(second=0,
                                                                                microsecond=0)
     response = guard.post("/visitors", data={"name": "王芳", "host": "h-5",
@@ -139,8 +139,8 @@ def test_person_lookup_trajectory_who_is_out_and_counts_today(gate: GateApp,
 
 def test_visitor_key_follows_a_trust_list_the_platform_replaced(panel: Panel) -> None:
     # The platform's trust list replaces the gate's at run time (sync documents do this).
-    platform_only = TrustList([k for k in panel.gate.checkpoint.trust if k.scope == "all"])
-    panel.gate.checkpoint.trust = platform_only
+    platform_only = TrustList([k for k in panel.gate.rules.trust if k.scope == "all"])
+    panel.gate.rules.set_trust(platform_only)
     _, response = register(panel)
     assert response.status_code == 200
     check = panel.gate.checkpoint.check_pass(response.json()["pass_text"], datetime.now(UTC))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vision.faces.gallery import Match
 from vision.faces.identify import Identification, OpenSetRule
+from vision.faces.index import Match
 from vision.faces.votes import VoteBox
 
 RULE = OpenSetRule()

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from edge.bench.faces import still_scene
+from gate.faces.gallery import FaceGallery
 from gate.store import open_database
 from tests.vision.faces.scenes import head, scene
 from vision.faces.detect import FaceDetector
-from vision.faces.encode import encode_chip
-from vision.faces.gallery import FaceGallery
+from vision.faces.encode import ENGINES_AGREE, encode_chip
 from vision.faces.identify import Identifier, OpenSetRule
 from vision.faces.motion import MotionGate
 from vision.faces.pool import EncoderPool
@@ -82,7 +82,13 @@ def test_a_worker_process_computes_the_same_encoding(clip: list[np.ndarray],
         future = pool.try_submit(chip)
         assert future is not None
         assert pool.try_submit(chip) is None  # one worker, already busy
-        assert np.allclose(future.result(timeout=60), encode_chip(chip))
+        # Equal within what the design promises of two computations of one encoding (the
+        # encoder's engine check: ENGINES_AGREE, 1e-4 in distance), not to the last digits:
+        # another BLAS thread count in the worker sums in another order, which np.allclose's
+        # default (about 1e-6 for numbers near 0.1) refuses on some machines. Two people are
+        # about 0.5 apart.
+        difference = float(np.linalg.norm(future.result(timeout=60) - encode_chip(chip)))
+        assert difference <= ENGINES_AGREE
 
 
 def play(watch: FaceWatch, frames: list[np.ndarray], start: int) -> list[FaceView]:
@@ -110,7 +116,7 @@ def test_someone_stepping_into_a_settled_face_s_place_is_a_new_face(
     alex = play(watch, [scene(heads["p-alex"], jitter=i % 3) for i in range(24)], 30)
     (now,) = alex[-1].faces
     assert now.track_id != lin_id and now.person_id() == "p-alex"
-    assert now.liveness is not lin_liveness and not now.used
+    assert now.liveness is not lin_liveness
     # Found by the re-check due 0.5 s after Lin's last encoding, not later.
     changed = next(i for i, view in enumerate(alex) if view.faces[0].track_id != lin_id)
     assert changed <= 0.5 * FPS

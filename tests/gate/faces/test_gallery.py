@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gate.faces.errors import EncodingError, GalleryError
+from gate.faces.gallery import FaceGallery
 from gate.store import open_database
-from vision.faces.errors import EncodingError
-from vision.faces.gallery import FaceGallery, GalleryError
 
 RNG = np.random.default_rng(5)
 

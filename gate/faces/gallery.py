@@ -1,10 +1,10 @@
 """The face gallery: enrolled encodings per person, kept in the gate's SQLite database.
 
-Encodings are stored as 128 little-endian float32 (512 bytes each; 100,000 take 51 MB) and
-searched from an in-memory matrix sorted by person, so one matrix-vector product and one
-`minimum.reduceat` give every person's nearest distance. A version row, bumped in the same
-transaction as every change, tells each gallery object (one per connection or thread) when
-another one changed the table, e.g. the platform sync replacing a person's encodings.
+Encodings are roster data, synced by the platform like persons and permits. They are stored as
+128 little-endian float32 (512 bytes each; 100,000 take 51 MB) and searched through vision's
+in-memory `EncodingIndex`. A version row, bumped in the same transaction as every change, tells
+each gallery object (one per connection or thread) when another one changed the table, e.g.
+the platform sync replacing a person's encodings.
 """
 
 from __future__ import annotations
@@ -12,60 +12,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
-from vision.errors import GridgateError
-from vision.faces.errors import EncodingError
+from gate.faces import schema
+from gate.faces.errors import EncodingError, GalleryError
+from vision.faces.index import ENCODING_LENGTH, EncodingIndex, Match
 
-ENCODING_LENGTH = 128
 MAX_ENCODINGS_PER_PERSON = 100
+Vector = Sequence[float] | np.ndarray  # one face encoding
 MAX_PERSON_ID = 128
-
-migrations = Migrations("gridgate.faces")
-
-
-@migrations(name="0001_face_gallery")
-def _create_tables(db: Database) -> None:
-    db.execute(
-        """
-        CREATE TABLE face_gallery (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            person_id TEXT NOT NULL,
-            encoding BLOB NOT NULL,            -- 128 little-endian float32
-            added_at TEXT NOT NULL
-        )
-        """
-    )
-    db.execute("CREATE INDEX face_gallery_person ON face_gallery (person_id)")
-    db.execute("CREATE TABLE face_gallery_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
-               "version INTEGER NOT NULL)")
-    db.execute("INSERT INTO face_gallery_version (id, version) VALUES (1, 0)")
-    db.execute(
-        """
-        CREATE TABLE face_snapshots (
-            ref TEXT PRIMARY KEY,              -- snapshots/<date>/<id>.jpg under the state dir
-            taken_at TEXT NOT NULL
-        )
-        """
-    )
-
-
-class GalleryError(GridgateError, RuntimeError):
-    """The gallery tables cannot be read or written."""
-
-
-@dataclass(frozen=True)
-class Match:
-    """One enrolled person and the distance of their closest encoding."""
-
-    person_id: str
-    distance: float
 
 
 def check_encoding(values: Any, what: str = "encoding") -> np.ndarray:
@@ -89,42 +48,6 @@ def _check_person(person_id: object) -> str:
     return person_id
 
 
-class EncodingIndex:
-    """An immutable in-memory copy of the gallery, rows grouped by person, for fast search."""
-
-    def __init__(self, person_ids: Sequence[str], matrix: np.ndarray) -> None:
-        order = np.argsort(np.asarray(person_ids, dtype=object), kind="stable")
-        ids = [person_ids[i] for i in order]
-        self.matrix = np.ascontiguousarray(matrix[order], dtype=np.float32)
-        self.squared_norms = np.einsum("ij,ij->i", self.matrix, self.matrix)
-        starts = [i for i in range(len(ids)) if i == 0 or ids[i] != ids[i - 1]]
-        self.starts = np.asarray(starts, dtype=np.intp)
-        self.persons = [ids[i] for i in starts]
-
-    @property
-    def size(self) -> int:
-        """Number of encodings."""
-        return int(self.matrix.shape[0])
-
-    def search(self, encoding: np.ndarray, k: int = 2) -> list[Match]:
-        """The `k` closest persons (by their closest encoding), best first."""
-        if not self.persons or k < 1:
-            return []
-        query = encoding.astype(np.float32)
-        # |a-b|^2 = |a|^2 - 2 a.b + |b|^2. einsum, not `@`: numpy's own single-threaded loop
-        # reads the matrix once, while a threaded BLAS call on a busy two-core board spends
-        # milliseconds waking and waiting for its threads (measured: 8 ms against 2.7 ms).
-        dots = np.einsum("ij,j->i", self.matrix, query)
-        squared = self.squared_norms - 2.0 * dots + float(query @ query)
-        per_person = np.minimum.reduceat(squared, self.starts)
-        found = []
-        for _ in range(min(k, len(per_person))):  # k is 2 or so: k linear scans beat a sort
-            best = int(np.argmin(per_person))
-            found.append(Match(self.persons[best], float(np.sqrt(max(per_person[best], 0.0)))))
-            per_person[best] = np.inf
-        return found
-
-
 class FaceGallery:
     """Enrolled face encodings of persons, stored in the gate database and searched in memory."""
 
@@ -133,12 +56,9 @@ class FaceGallery:
         self._lock = threading.RLock()
         self._index: EncodingIndex | None = None
         self._version: int | None = None
-        try:
-            migrations.apply(db)
-        except sqlite3.Error as exc:
-            raise GalleryError(f"cannot prepare the face gallery tables: {exc}") from exc
+        schema.prepare(db)
 
-    def replace_person(self, person_id: str, encodings: Sequence[Sequence[float]]) -> None:
+    def replace_person(self, person_id: str, encodings: Sequence[Vector]) -> None:
         """Make `encodings` the person's only encodings (an empty list removes the person).
 
         Every vector is checked before anything is written; one bad vector rejects the whole
@@ -146,7 +66,7 @@ class FaceGallery:
         """
         self.replace_many({person_id: encodings})
 
-    def replace_many(self, encodings_by_person: Mapping[str, Sequence[Sequence[float]]]) -> None:
+    def replace_many(self, encodings_by_person: Mapping[str, Sequence[Vector]]) -> None:
         """`replace_person` for many persons in one transaction (a roster sync): all or nothing."""
         now = datetime.now(UTC).isoformat()
         rows = {person_id: self._rows(person_id, encodings, now)
@@ -158,15 +78,15 @@ class FaceGallery:
                         self.db.execute("DELETE FROM face_gallery WHERE person_id = ?",
                                         [person_id])
                         if person_rows:
-                            self.db["face_gallery"].insert_all(person_rows)
+                            self.db.table("face_gallery").insert_all(person_rows)
                     self._bump()
             except sqlite3.Error as exc:
                 raise GalleryError(f"cannot store face encodings: {exc}") from exc
             self._index = None
 
     @staticmethod
-    def _rows(person_id: str, encodings: Sequence[Sequence[float]],
-              now: str) -> list[dict[str, Any]]:
+    def _rows(person_id: str, encodings: object, now: str) -> list[dict[str, Any]]:
+        # `object`: callers outside Python's types (roster JSON, the CLI) may pass anything.
         person_id = _check_person(person_id)
         if isinstance(encodings, str | bytes) or not isinstance(encodings, Sequence | np.ndarray):
             raise EncodingError(f"encodings of {person_id!r}: expected a list of encodings")
@@ -178,7 +98,7 @@ class FaceGallery:
         return [{"person_id": person_id, "encoding": v.astype("<f4").tobytes(), "added_at": now}
                 for v in vectors]
 
-    def add_encodings(self, person_id: str, encodings: Sequence[Sequence[float]]) -> None:
+    def add_encodings(self, person_id: str, encodings: Sequence[Vector]) -> None:
         """Keep the person's encodings and add these (same checks as `replace_person`)."""
         with self._lock:
             current = [self._decode(row[0]) for row in self.db.execute(
@@ -257,3 +177,7 @@ class FaceGallery:
         matrix = (np.frombuffer(b"".join(blobs), dtype="<f4").reshape(-1, ENCODING_LENGTH)
                   if blobs else np.zeros((0, ENCODING_LENGTH), np.float32))
         return EncodingIndex(ids, matrix)
+
+
+__all__ = ["ENCODING_LENGTH", "MAX_ENCODINGS_PER_PERSON", "MAX_PERSON_ID", "EncodingError",
+           "FaceGallery", "GalleryError", "Match", "check_encoding"]

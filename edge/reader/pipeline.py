@@ -1,26 +1,26 @@
-"""One reader's frame loop: camera frame -> QR (and face) facts -> observation -> checkpoint."""
+"""One reader's frame loop: camera frame -> QR facts -> pass admission -> binding -> checkpoint."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from edge.reader.binding import Binding, PassOnly
 from gate.checkpoint import Checkpoint, Outcome
 from gate.clock import Clock
-from gate.model import Method, Reader
+from gate.model import Reader
 from gate.observation import Observation
-from vision.facts import Frame, QrSeen
+from vision.facts import FaceSeen, Frame, QrSeen
 from vision.qr import QrDecoder
 from vision.repeat import RepeatFilter
 
-if TYPE_CHECKING:
-    from edge.face_reader import FacePassages
-
 log = logging.getLogger(__name__)
+
+# Hears every processed frame with the codes and faces found in it (the panel's live image).
+FrameListener = Callable[[Frame, Sequence[QrSeen], Sequence[FaceSeen]], None]
 
 
 @dataclass
@@ -39,55 +39,60 @@ class ReaderStats:
 class ReaderPipeline:
     """Turns one reader's frames into decisions; one thread per reader."""
 
-    def __init__(
-        self,
-        reader: Reader,
-        *,
-        checkpoint: Checkpoint,
-        decoder: QrDecoder,
-        repeat: RepeatFilter,
-        clock: Clock,
-        on_frame: Callable[[Frame, list[QrSeen]], None] | None = None,
-        faces: FacePassages | None = None,
-    ) -> None:
+    def __init__(self, reader: Reader, *, checkpoint: Checkpoint, decoder: QrDecoder,
+                 repeat: RepeatFilter, clock: Clock, binding: Binding | None = None) -> None:
         self.reader = reader
         self.checkpoint = checkpoint
         self.decoder = decoder
         self.repeat = repeat
         self.clock = clock
-        self.on_frame = on_frame
-        self.faces = faces  # face identification at this reader, when enabled
+        self.binding: Binding = binding if binding is not None else PassOnly(reader)
         self.stats = ReaderStats()
+        self._listeners: list[FrameListener] = []
         self._fps_window: list[float] = []
 
+    def add_frame_listener(self, listener: FrameListener) -> Callable[[], None]:
+        """Hear every processed frame; returns the function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
     def process(self, frame: Frame) -> list[Outcome]:
-        """Handle one frame; returns the outcomes decided on it (scans, and faces when enabled)."""
+        """Handle one frame; returns the outcomes decided on it."""
         codes = self.decoder.decode(frame.image)
-        if self.faces is not None:
-            self.faces.observe(frame)
+        self.binding.observe(frame)
         self._count_frame(frame)
-        if self.on_frame is not None:
-            self.on_frame(frame, codes)
+        if self._listeners:
+            self._tell(frame, codes)
         outcomes = []
         for code in codes:
             if not self.repeat.admit(code.text, frame.arrived):
                 continue
             self.stats.scans += 1
             now = self.clock.now()
-            check = self.checkpoint.check_pass(code.text, now)
-            if self.faces is not None:
-                # The pass may wait a moment for its holder's face (edge/face_reader.py).
-                outcome = self.faces.pass_scanned(check)
-                if outcome is not None:
-                    outcomes.append(outcome)
-                continue
-            observation = Observation(reader=self.reader, method=Method.PASS, seen_at=now,
-                                      pass_check=check)
-            outcomes.append(self.checkpoint.handle(observation))
-        if self.faces is not None:
-            outcomes += self.faces.settle()
+            outcome = self.binding.scanned(self.checkpoint.check_pass(code.text, now), now,
+                                           self._decide)
+            if outcome is not None:
+                outcomes.append(outcome)
+        outcomes += self.binding.settle(self._decide)
         self.stats.decisions += len(outcomes)
         return outcomes
+
+    def _tell(self, frame: Frame, codes: Sequence[QrSeen]) -> None:
+        # A live picture must never cost the gate a decision, nor one listener another's frame.
+        faces: Sequence[FaceSeen] = ()
+        try:
+            faces = self.binding.faces_in(frame)
+        except Exception:
+            log.exception("reader %s: faces of frame %d not told", self.reader.reader_id,
+                          frame.seq)
+        for listener in list(self._listeners):
+            try:
+                listener(frame, codes, faces)
+            except Exception:
+                log.exception("reader %s: frame listener failed", self.reader.reader_id)
+
+    def _decide(self, observation: Observation) -> Outcome:
+        return self.checkpoint.handle(observation)
 
     def _count_frame(self, frame: Frame) -> None:
         self.stats.frames += 1

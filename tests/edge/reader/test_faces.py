@@ -22,16 +22,17 @@ from pydantic import ValidationError
 from edge.app import GateApp
 from edge.bench.faces import face_gate_settings
 from edge.demo.cards import place_card, render_card
+from edge.reader.faces import FaceBinding
 from edge.settings.faces import FacesSettings
 from gate.checkpoint import Outcome
 from gate.clock import ManualClock
+from gate.faces.snapshots import UnknownFaceSnapshots
 from gate.model import Colour, Method, Permit, Person
 from gate.passes import encode_pass
 from tests.gate.passes_support import COMPOUND, NOW, PLATFORM, claims
 from tests.vision.faces.photo_attack import hand_held_photo
 from tests.vision.faces.scenes import head, scene
 from vision.faces.photos import load_photo
-from vision.faces.snapshots import UnknownFaceSnapshots
 from vision.facts import Frame
 
 pytest_plugins = ["tests.vision.faces.fixtures"]
@@ -56,7 +57,7 @@ class Gate:
         assert self.app.face_gallery is not None
         self.app.face_gallery.replace_many({p: [e.tolist()] for p, e in portraits.items()})
         self.outcomes: list[Outcome] = []
-        self.app.checkpoint.add_listener(self.outcomes.append)
+        self.app.add_outcome_listener(self.outcomes.append)
         self.seq = 0
 
     def play(self, frames: list[np.ndarray]) -> list[Outcome]:
@@ -248,7 +249,10 @@ def test_unknown_face_snapshots_and_the_journal_write_from_two_threads(gates: An
     """A reader thread keeps snapshots while another records door events: neither loses a row
     (on one shared sqlite connection their transactions interleaved and failed)."""
     gate = gates(colours={"p-lin": Colour.GREEN})
-    snapshots = gate.app.pipelines["cam"].faces.snapshots
+    binding = gate.app.pipelines["cam"].binding
+    assert isinstance(binding, FaceBinding)
+    snapshots = binding.snapshots
+    assert isinstance(snapshots, UnknownFaceSnapshots)
     image = np.zeros((8, 8, 3), np.uint8)
     errors: list[str] = []
     refused = 0

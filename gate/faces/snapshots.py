@@ -14,12 +14,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import cv2
 import numpy as np
 from sqlite_utils import Database
 
-from gate.store import open_database
-from vision.faces.gallery import FaceGallery
+from gate.faces import schema
+from gate.store import immediate, open_database
+from vision.errors import ImageError
+from vision.images import jpeg_bytes
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(hours=1)
@@ -37,7 +38,7 @@ class UnknownFaceSnapshots:
         self.state_dir = Path(state_dir)
         self.db = db
         self.keep_days = keep_days
-        FaceGallery(db)  # the table lives with the gallery's migrations
+        schema.prepare(db)  # face_snapshots is one of the face tables
         self._lock = threading.Lock()  # the readers of one gate share this object
         self._last_prune: datetime | None = None
         self._owns_db = False
@@ -62,12 +63,13 @@ class UnknownFaceSnapshots:
         self.prune(when)
         ref = f"snapshots/{when.date().isoformat()}/{uuid.uuid4().hex}.jpg"
         path = self.state_dir / ref
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-        if not ok:
+        try:
+            data = jpeg_bytes(image, quality=85)
+        except ImageError:
             return None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data.tobytes())
+            path.write_bytes(data)
             self._write("INSERT INTO face_snapshots (ref, taken_at) VALUES (?, ?)",
                         [ref, when.astimezone(UTC).isoformat()])
         except (OSError, sqlite3.Error) as exc:
@@ -78,15 +80,8 @@ class UnknownFaceSnapshots:
     def _write(self, sql: str, params: list[str]) -> None:
         # IMMEDIATE: the write lock is awaited (busy_timeout) up front; a deferred transaction
         # would fail at once if another connection committed between its read and its write.
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.execute(sql, params)
-                self.db.execute("COMMIT")
-            except BaseException:
-                if self.db.conn.in_transaction:
-                    self.db.conn.rollback()
-                raise
+        with self._lock, immediate(self.db):
+            self.db.execute(sql, params)
 
     def prune(self, now: datetime, *, force: bool = False) -> int:
         """Delete snapshots older than `keep_days` (at most hourly unless forced); how many."""
