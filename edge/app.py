@@ -20,16 +20,19 @@ from edge.reader.binding import Binding
 from edge.reader.pipeline import ReaderPipeline
 from edge.settings import Settings
 from edge.settings.core import ReaderSettings
+from gate.ballast import BALLAST_NAME, Ballast
 from gate.checkpoint import Checkpoint, OutcomeListener
 from gate.clock import Clock, SystemClock
+from gate.compound import CompoundView
 from gate.controls import DoorControls, door_event_recorder
 from gate.door import Door
 from gate.journal import Journal
+from gate.journal.keeper import RecordKeeper
 from gate.model import Reader
-from gate.passes import Revocations, TrustList
+from gate.passes import Revocations, TrustList, load_or_create_signing_key
 from gate.registry import Registry
 from gate.rulebook import Rulebook
-from gate.store import database_path, open_database
+from gate.store import database_path, gate_key_path, open_database
 from vision.qr import make_decoder
 from vision.repeat import RepeatFilter
 from vision.sources import open_source
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from vision.faces.pool import EncoderPool
 
 log = logging.getLogger(__name__)
+RETRY_SECONDS = 5.0  # how often records that wait for the journal are tried again
 
 
 def reader_of(settings: Settings, reader_id: str) -> Reader:
@@ -64,6 +68,8 @@ class GateApp:
         self.face_gallery: FaceGallery | None = None  # enrolled faces, when settings.faces.enabled
         self.face_pool: EncoderPool | None = None  # encoder workers, when faces.encode_workers
         self.sync: SyncService | None = None  # the platform link, when settings.mqtt.enabled
+        # How current this gate's picture of the other gates is (with the link only).
+        self.compound: CompoundView | None = None
         try:
             self._build(pin_factory)
         except BaseException:
@@ -77,6 +83,18 @@ class GateApp:
         self.db_path = database_path(state_dir)
         self.db = parts.enter_context(closing(open_database(self.db_path)))
         self.journal = Journal(self.db, gate_id=settings.gate.gate_id, clock=self.clock)
+        # Every record goes through the keeper: on a full disk it waits and is retried, the
+        # disk reserve is freed to say so, and at stop what could not be written is counted.
+        ballast = Ballast(state_dir / BALLAST_NAME)
+        ballast.lay()
+        self.keeper = RecordKeeper(self.journal, ballast=ballast)
+        parts.callback(self.keeper.close)  # after everything that records has stopped
+        self._retrying = threading.Event()
+        retrier = threading.Thread(target=self._retry_records, name="journal-retry",
+                                   daemon=True)
+        retrier.start()
+        parts.callback(retrier.join, 5)
+        parts.callback(self._retrying.set)
         self.registry = Registry(self.db)
         self.doors = self._build_doors(pin_factory)
         # Read after the relays are driven locked: a bad trust list must not leave them
@@ -86,11 +104,14 @@ class GateApp:
             trust=TrustList.load(passes.trust_list), policy=settings.policy,
             revocations=Revocations.load(passes.revocations) if passes.revocations else None)
         self.readers = {r.reader_id: reader_of(settings, r.reader_id) for r in settings.readers}
+        if settings.mqtt.enabled:
+            self.compound = CompoundView(self.clock.monotonic)
         self.checkpoint = Checkpoint(
             compound_id=settings.gate.compound_id, rules=self.rules, registry=self.registry,
-            journal=self.journal, doors=self.doors, clock=self.clock)
-        self.controls = DoorControls(checkpoint=self.checkpoint, journal=self.journal,
-                                     doors=self.doors, readers=self.readers)
+            journal=self.journal, doors=self.doors, clock=self.clock, keeper=self.keeper,
+            compound=self.compound)
+        self.controls = DoorControls(checkpoint=self.checkpoint, doors=self.doors,
+                                     readers=self.readers)
         bindings = self._build_faces() if settings.faces.enabled else {}
         # Closed in reverse: once the readers and the platform link have stopped, the doors
         # lock before anything slower (face encoder workers finishing) is waited for.
@@ -122,7 +143,7 @@ class GateApp:
                     door_contact_pin=d.door_contact_pin if first else None,
                     contact_open_when_high=d.contact_open_when_high,
                     held_open_seconds=d.held_open_seconds, clock=self.clock,
-                    pin_factory=pin_factory, on_event=door_event_recorder(self.journal)))
+                    pin_factory=pin_factory, on_event=door_event_recorder(self.keeper)))
             doors[r.reader_id] = by_pin[r.relay_pin]
         return doors
 
@@ -165,6 +186,13 @@ class GateApp:
         # its version row.
         faces_db = (parts.enter_context(closing(open_database(self.db_path)))
                     if self.face_gallery is not None else None)
+        # The gate's own key (made on the first run) signs what it tells the other gates.
+        key_path = gate_key_path(self.settings.storage.state_dir)
+        key, created = load_or_create_signing_key(key_path)
+        if created:
+            log.warning("created this gate's key %s (%s): add it to the trust list with scope "
+                        "'gate' and gate_id %s (`gridgate keys gate`) so the other gates "
+                        "accept its passages", key.key_id, key_path, gate.gate_id)
         sync = SyncService(
             journal=self.journal, db_path=self.db_path,
             topics=Topics(s.prefix, gate.compound_id, gate.gate_id),
@@ -173,6 +201,7 @@ class GateApp:
             outbox=s.outbox_options(), webhooks=s.webhook_targets(self.settings.policy.timezone),
             command_max_lifetime_s=s.command_max_lifetime_s,
             hold_open_max_s=s.hold_open_max_minutes * 60.0,
+            peer_key=key, compound=self.compound,
         )
         parts.callback(sync.stop)  # closed before the doors: no command mid-close
         if faces_db is not None:
@@ -230,6 +259,13 @@ class GateApp:
     def stop(self) -> None:
         """Ask the reader loops to stop."""
         self._stop.set()
+
+    def _retry_records(self) -> None:
+        # Records wait only while the journal cannot be written; try again every few seconds
+        # so they reach the disk even when nothing new is recorded.
+        while not self._retrying.wait(RETRY_SECONDS):
+            if self.keeper.waiting:
+                self.keeper.retry()
 
     def _join_readers(self) -> None:
         self.stop()

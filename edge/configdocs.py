@@ -45,11 +45,21 @@ EXAMPLES: dict[str, Any] = {
 
 _PLACEHOLDERS = {"path": "/path/to/file", "string": "...", "integer": 0, "number": 0.0}
 
+_TYPES = """\
+Every value has the type the tables give, and nothing is converted from another type:
+`relay_pin = true`, `relay_pin = "17"` and `relay_pin = 17.0` are errors (not GPIO 1 or 17), as
+are `relay_active_high = "off"` and `open_seconds = "5"`. A boolean is `true` or `false`
+without quotes; a number may be written as an integer (`open_seconds = 5`) or with a decimal
+point, and is finite (not inf or nan); paths, names such as 'in' or 'out', and each colour of
+a list are strings in quotes; dates and time windows (`period_anchor`, `exit_window`) are
+strings as well ("2026-03-11", "08:00-18:00"), not TOML dates or times."""
+
 _CROSS_CHECKS = """\
 Besides the rules of each key, the whole file is checked: reader ids are unique; a GPIO pin
 serves one function only (several readers may share one door relay, nothing else may share a
 pin); keys that go together (a certificate and its key, a password file and its user name)
-are set together."""
+are set together; face rules (`policy.face_match_required`, `policy.liveness_required`) need
+`faces.enabled = true`, since a gate without faces checks no face."""
 
 
 @dataclass
@@ -235,6 +245,8 @@ def render_markdown() -> str:
         "(`/var/lib/gridgate/last-good.toml`); if the file is later broken it logs the problems "
         "and runs on that copy, with every relay driven locked.",
         "- `config/gridgate.example.toml` shows every key.",
+        "",
+        _TYPES.replace("\n", " "),
         "",
         _CROSS_CHECKS.replace("\n", " "),
         "",

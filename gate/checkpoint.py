@@ -1,25 +1,26 @@
 """The checkpoint: verify what a reader saw, look up who it is, decide, then act and record.
 
 Everything with side effects sits here, around the pure `decide`: the door is commanded
-first (a resident should not wait on the disk), then the passage is journaled. A journal
-write that fails is kept and retried, so a full disk delays records but never loses them.
+first (a resident should not wait on the disk), then the passage is journaled through the
+record keeper (gate/journal/keeper.py): a write that fails waits and is retried, so a full
+disk delays records but never loses them, and waiting passages still count in decisions.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from gate.clock import Clock
+from gate.compound import CompoundView
 from gate.decide import decide
 from gate.door import Door
-from gate.errors import JournalError
 from gate.events import JournalEvent
 from gate.journal import Journal
+from gate.journal.keeper import RecordKeeper
 from gate.model import (
     AlertSpec,
     Decision,
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 # so the passage can be attributed to the person even though it is denied.
 _AUTHENTIC = {PassReason.OK, PassReason.EXPIRED, PassReason.NOT_YET_VALID, PassReason.REVOKED,
               PassReason.OTHER_COMPOUND}
-_PENDING_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,8 @@ class Checkpoint:
         journal: Journal,
         doors: Mapping[str, Door],
         clock: Clock,
+        keeper: RecordKeeper | None = None,
+        compound: CompoundView | None = None,
     ) -> None:
         self.compound_id = compound_id
         self.rules = rules
@@ -95,9 +97,10 @@ class Checkpoint:
         self.journal = journal
         self.doors = doors
         self.clock = clock
+        # Passages wait there, in order, while the journal cannot be written (full disk).
+        self.keeper = keeper if keeper is not None else RecordKeeper(journal)
+        self.compound = compound  # None: a gate alone, whose history is all its own
         self._listeners: list[OutcomeListener] = []
-        self._pending: deque[tuple[Observation, Decision, Person | None, str | None]] = deque()
-        self._lock = threading.Lock()  # the pending queue and journal writes
         # Readers decide one at a time: two yellow members of a household at two exit lanes
         # must not both see "no exit yet" (history read -> decide -> record is one step).
         self._deciding = threading.RLock()
@@ -140,6 +143,8 @@ class Checkpoint:
                 gate_id=observation.reader.gate_id, policy=policy, now=now,
             )
             history = self._with_pending(history, person)
+            if self.compound is not None:
+                history = replace(history, compound_age_s=self.compound.age_s())
             decision = decide(observation, person, permit, history, policy, now)
             released = False
             if decision.granted:
@@ -159,38 +164,24 @@ class Checkpoint:
 
     def _record(self, observation: Observation, decision: Decision, person: Person | None,
                 actor: str | None) -> list[JournalEvent]:
-        with self._lock:
-            self._pending.append((observation, decision, person, actor))
-            events: list[JournalEvent] = []
-            while self._pending:
-                item = self._pending[0]
-                try:
-                    events += self.journal.record_passage(item[0], item[1], item[2], actor=item[3])
-                except JournalError as exc:
-                    log.error("passage kept in memory until the journal can be written "
-                              "(%d waiting): %s", len(self._pending), exc)
-                    while len(self._pending) > _PENDING_LIMIT:
-                        dropped = self._pending.popleft()
-                        log.critical("journal unwritable too long; dropped passage of %s",
-                                     dropped[1].person_id)
-                    break
-                self._pending.popleft()
-            return events
+        return self.keeper.passage(observation, decision, person, actor)
 
     def _with_pending(self, history: History, person: Person | None) -> History:
         """The journal's history plus granted passages still waiting to be written (full disk):
         quotas, companions and anti-passback must not go blind while the disk is full."""
-        with self._lock:
-            waiting = [PassageRef(p.person_id, p.household_id, obs.reader.direction,
-                                  obs.seen_at, obs.reader.reader_id, d.colour)
-                       for obs, d, p, _ in self._pending if d.granted and p is not None]
+        waiting = [PassageRef(r.person.person_id, r.person.household_id,
+                              r.observation.reader.direction, r.observation.seen_at,
+                              r.observation.reader.reader_id, r.decision.colour)
+                   for r in self.keeper.waiting_passages()
+                   if r.decision.granted and r.person is not None]
         if not waiting:
             return history
         mine = [r for r in waiting if person is not None and r.person_id == person.person_id]
         household = [r for r in waiting if person is not None and person.household_id
                      and r.household_id == person.household_id and r.direction is Direction.OUT]
         recent = [r for r in waiting if r.direction is Direction.OUT]  # all at this gate
-        return History(
+        return replace(
+            history,
             last_passage=mine[-1] if mine else history.last_passage,
             household_exits=history.household_exits + tuple(household),
             recent_exits=history.recent_exits + tuple(recent),
@@ -198,8 +189,8 @@ class Checkpoint:
 
     @property
     def pending_records(self) -> int:
-        """Passages decided but not yet written (the journal could not be written)."""
-        return len(self._pending)
+        """Records decided but not yet written (the journal could not be written)."""
+        return self.keeper.waiting
 
     def override(self, reader: Reader, *, actor: str, reason: str,
                  snapshot: str | None = None) -> Outcome:

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 
 from gate.checkpoint import Checkpoint, Outcome
 from gate.door import Door, DoorEvent, DoorListener, DoorMode
-from gate.errors import JournalError
-from gate.journal import Journal
+from gate.journal.keeper import RecordKeeper
 from gate.model import AlertSpec, Reader, Severity
 from gate.vocabulary import AlertKind, DoorEventKind
 
@@ -54,15 +53,16 @@ def mode_alert(mode: DoorMode, *, reader_id: str | None, actor: str, reason: str
     return AlertSpec(AlertKind.OVERRIDE, Severity.INFO, f"{zh}：{reason}", f"{en}: {reason}")
 
 
-def door_event_recorder(journal: Journal) -> DoorListener:
-    """A door listener that journals each door event, with its alert when it is one guards must
-    hear of; given to each door as it is built, so no event goes unrecorded."""
+def door_event_recorder(keeper: RecordKeeper) -> DoorListener:
+    """A door listener that records each door event, with its alert when it is one guards must
+    hear of; given to each door as it is built, so no event goes unrecorded (on a full disk
+    they wait in the keeper)."""
 
     def record(event: DoorEvent) -> None:
-        journal.record_door_event(event.door, event.kind, event.detail, event.actor)
+        keeper.door_event(event.door, event.kind, event.detail, event.actor)
         alert = door_event_alert(event)
         if alert is not None:
-            journal.record_alert(alert)
+            keeper.alert(alert)
 
     return record
 
@@ -70,10 +70,10 @@ def door_event_recorder(journal: Journal) -> DoorListener:
 class DoorControls:
     """The doors of one gate as guards and the platform command them."""
 
-    def __init__(self, *, checkpoint: Checkpoint, journal: Journal, doors: Mapping[str, Door],
+    def __init__(self, *, checkpoint: Checkpoint, doors: Mapping[str, Door],
                  readers: Mapping[str, Reader]) -> None:
         self.checkpoint = checkpoint
-        self.journal = journal
+        self.keeper = checkpoint.keeper
         self.doors = dict(doors)  # reader id -> its door (readers may share one)
         self.readers = dict(readers)
 
@@ -109,10 +109,7 @@ class DoorControls:
         alert = mode_alert(mode, reader_id=reader_id, actor=actor, reason=reason,
                            seconds=seconds)
         if alert is not None:
-            try:
-                self.journal.record_alert(alert, reader_id=reader_id)
-            except JournalError as exc:  # the door did change; its door event holds the record
-                log.error("override alert for %s not recorded: %s", target, exc)
+            self.keeper.alert(alert, reader_id=reader_id)  # waits if the disk is full
         log.info("%s set %s to %s: %s", actor, target, mode.value, reason)
         return doors
 

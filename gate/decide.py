@@ -86,6 +86,9 @@ def decide(observation: Observation, person: Person | None, permit: Permit | Non
     granted, rule, extra = _colour(observation, person, permit, history, policy, now, v)
     if not granted:
         return v.make(False, rule, extra)
+    stale = _stale(observation, rule, history, policy)
+    if stale is not None:
+        return v.make(False, stale)
     if _passback(observation, history, policy, now, v):
         return v.make(False, Rule.ANTI_PASSBACK)
     if observation.faces_in_view > 1:
@@ -157,6 +160,26 @@ def _yellow_exit(observation: Observation, person: Person, history: History, pol
     if observation.faces_in_view > 1 or (rules.companion_window_s and companions):
         return False, Rule.YELLOW_COMPANIONS, None
     return True, Rule.YELLOW_EXIT, None
+
+
+def _stale(observation: Observation, rule: Rule, history: History,
+           policy: Policy) -> Rule | None:
+    """The refusal a partition calls for, when the policy will not decide on local knowledge
+    of a rule that needs the compound's history (a yellow exit's quota, anti-passback)."""
+    rules = policy.compound
+    age = history.compound_age_s
+    if age is None or age <= rules.stale_after_s:
+        return None
+    actions = []
+    if rule is Rule.YELLOW_EXIT:
+        actions.append(rules.quota_when_stale)
+    if observation.reader.anti_passback is not AntiPassback.OFF:
+        actions.append(rules.anti_passback_when_stale)
+    if "guard" in actions:
+        return Rule.COMPOUND_GUARD
+    if "deny" in actions:
+        return Rule.COMPOUND_STALE
+    return None
 
 
 def _passback(observation: Observation, history: History, policy: Policy, now: datetime,

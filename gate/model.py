@@ -132,3 +132,6 @@ class History:
     last_passage: PassageRef | None = None
     household_exits: tuple[PassageRef, ...] = ()
     recent_exits: tuple[PassageRef, ...] = ()
+    # Seconds since this gate last heard all the other gates of its compound; None for a gate
+    # that shares no history (no compound link): it decides alone, as it always would.
+    compound_age_s: float | None = None

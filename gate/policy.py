@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 from datetime import time
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from gate.model import Colour
 
@@ -15,7 +18,17 @@ _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):[0-5]\d|24:00
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys are errors and no value is converted from another type: a boolean is no
+    integer, a string no number or flag. The conversions kept are those of the formats the
+    policy comes in (TOML, JSON): an integer is taken where a number is expected, and
+    colours, like other names, come as their strings (the fields that take them say so)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+_COLOUR_NAMES = [c.value for c in Colour]
+_ONE_OF_THE_COLOURS = (", ".join(repr(n) for n in _COLOUR_NAMES[:-1])
+                       + f" or {_COLOUR_NAMES[-1]!r}")
 
 
 class YellowRules(_Strict):
@@ -83,6 +96,27 @@ class AntiPassbackRules(_Strict):
     )
 
 
+StaleAction = Literal["local", "deny", "guard"]
+
+
+class CompoundRules(_Strict):
+    """What a gate does while it cannot hear the other gates of its compound (a partition)."""
+
+    stale_after_s: int = Field(
+        30, ge=1, le=86400,
+        description="The compound view is out of date once this gate has not heard another "
+        "gate (or the broker) for this many seconds.")
+    quota_when_stale: StaleAction = Field(
+        "local",
+        description="A yellow exit while the compound view is out of date: 'local' decides on "
+        "what this gate knows (a quota conflict is raised if two gates both let one household "
+        "out), 'deny' refuses it, 'guard' refuses it and asks the guard to decide.")
+    anti_passback_when_stale: StaleAction = Field(
+        "local",
+        description="A passage at an anti-passback reader while the compound view is out of "
+        "date: 'local', 'deny' or 'guard', as for quota_when_stale.")
+
+
 class Policy(_Strict):
     """All permit rules a gate applies; a policy document from the platform replaces them."""
 
@@ -93,6 +127,7 @@ class Policy(_Strict):
     )
     yellow: YellowRules = Field(default_factory=YellowRules)
     anti_passback: AntiPassbackRules = Field(default_factory=AntiPassbackRules)
+    compound: CompoundRules = Field(default_factory=CompoundRules)
     red_entry_alert: bool = Field(
         True, description="Alert the grid worker when a red-permit holder enters."
     )
@@ -104,6 +139,18 @@ class Policy(_Strict):
         frozenset(),
         description="Colours for which a face must pass the liveness check.",
     )
+
+    @field_validator("face_match_required", "liveness_required", mode="before")
+    @classmethod
+    def _colour_names(cls, value: Any) -> Any:
+        """A list of colour names, as TOML and JSON write it; anything else (one name, a
+        number, an unknown colour) is refused, never converted."""
+        if not isinstance(value, list | tuple | Set):
+            raise PydanticCustomError("list_type", "Input should be a valid list")
+        if not all(isinstance(c, str) and c in _COLOUR_NAMES for c in value):
+            raise PydanticCustomError("enum", "Input should be a list of {expected}",
+                                      {"expected": _ONE_OF_THE_COLOURS})
+        return frozenset(Colour(c) for c in value)
 
     @field_validator("timezone")
     @classmethod

@@ -37,6 +37,8 @@ REASONS: dict[Rule, tuple[str, str]] = {
     Rule.RED_IN: ("红码，准予进入，已通知网格员", "Red: entry allowed, grid worker notified"),
     Rule.WHITE_UNVERIFIED: ("白码，尚未核验，请联系门岗", "White: not yet verified, please see the guard"),
     Rule.ANTI_PASSBACK: ("重复同向通行，请联系门岗", "Already passed this way: please see the guard"),
+    Rule.COMPOUND_STALE: ("各门暂时失联，本门暂停此类通行", "Gates out of touch: this passage waits until they reconnect"),
+    Rule.COMPOUND_GUARD: ("各门暂时失联，请门岗核实放行", "Gates out of touch: the guard will decide"),
 }
 
 OBSERVATION_OVER = ("观察期已满，待社区确认", "observation period over, awaiting confirmation")

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from gate.errors import JournalError
 
 DATABASE_NAME = "gridgate.db"
+GATE_KEY_NAME = "keys/gate.key"  # the key this gate signs what it tells its peers with
 
 
 def open_database(path: Path | str) -> Database:
@@ -57,3 +58,8 @@ def immediate(db: Database) -> Iterator[Database]:
 def database_path(state_dir: Path | str) -> Path:
     """Where the database lives inside the state directory."""
     return Path(state_dir) / DATABASE_NAME
+
+
+def gate_key_path(state_dir: Path | str) -> Path:
+    """Where the gate's own signing key lives inside the state directory."""
+    return Path(state_dir) / GATE_KEY_NAME

@@ -42,6 +42,9 @@ class Rule(StrEnum):
     RED_EXIT_DENIED = "red.exit_denied"
     WHITE_UNVERIFIED = "white.unverified"
     ANTI_PASSBACK = "anti_passback"  # a hard anti-passback reader, same direction twice
+    # The gates cannot hear each other and the policy will not decide on local knowledge.
+    COMPOUND_STALE = "compound.stale"  # refused (policy compound.*_when_stale = "deny")
+    COMPOUND_GUARD = "compound.guard"  # refused, the guard decides ("guard")
     OVERRIDE_OPEN_ONCE = "override.open_once"  # a guard or a signed command opened the door
     OVERRIDE_REFUSED = "override.refused"  # such an opening, not carried out (lockdown, no relay)
 
@@ -57,15 +60,21 @@ class AlertKind(StrEnum):
     RED_EXIT_ATTEMPT = "red_exit_attempt"
     RED_ENTRY = "red_entry"
     PASSBACK = "passback"  # a soft anti-passback reader, same direction twice
+    # Two gates of the compound let out more of a yellow household than its quota allows
+    # (a partition, or two exits inside the propagation delay); raised by one gate only.
+    QUOTA_CONFLICT = "quota_conflict"
     TAILGATING = "tailgating"  # several faces at a granted passage
     # Raised by guards, the door and the gate's own configuration.
     OVERRIDE = "override"  # a door opened once, locked down or held open by hand or command
     DOOR_FORCED = "door_forced"
     DOOR_HELD_OPEN = "door_held_open"
     CONFIG_CHANGED = "config_changed"  # the panel replaced the configuration file
+    LOGIN_GUESSING = "login_guessing"  # failed panel logins locked an account (guessed at)
+    DISK_FULL = "disk_full"  # a write failed for lack of space; the disk reserve was freed
     # Raised by the platform link.
     FORGED_DOCUMENT = "forged_document"  # platform data failed the signature check
     FORGED_COMMAND = "forged_command"  # a command failed the signature check or was replayed
+    FORGED_PEER = "forged_peer"  # a peer gate's message failed the signature or key check
     ROSTER_REFUSED = "roster_refused"  # well signed, yet unusable: "<document>_refused"
     PERMITS_REFUSED = "permits_refused"
     TRUST_REFUSED = "trust_refused"

@@ -20,7 +20,7 @@ from pydantic import (
 
 from gate.faces.gallery import MAX_ENCODINGS_PER_PERSON, check_encoding
 from gate.model import Colour, PersonKind
-from gate.passes.trust import SCOPES
+from gate.passes.trust import GATE_SCOPE, SCOPES
 from gate.policy import Policy
 from sync.topics import DocumentKind
 
@@ -78,6 +78,7 @@ class TrustEntry(_Strict):
     kid: str = Field(..., pattern=r"^[0-9a-f]{16}$")
     public_key: str = Field(..., min_length=40, max_length=60)
     scope: str = "all"
+    gate_id: Id | None = Field(None, description="Scope 'gate': the gate the key speaks for.")
     not_after: AwareDatetime | None = None
 
     @field_validator("scope")
@@ -86,6 +87,12 @@ class TrustEntry(_Strict):
         if value not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}")
         return value
+
+    @model_validator(mode="after")
+    def _gate_keys_name_their_gate(self) -> TrustEntry:
+        if (self.scope == GATE_SCOPE) != (self.gate_id is not None):
+            raise ValueError("a key of scope 'gate' names its gate_id, and only such a key")
+        return self
 
 
 class Changes(_Strict, Generic[T]):

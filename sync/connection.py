@@ -25,6 +25,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from gate.errors import GridgateError
+from sync.receive import Refusal, Screen
+from sync.receive import install as install_reader
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,11 @@ def tls_context(options: BrokerOptions) -> ssl.SSLContext:
     return context
 
 
+def inbound_packet_limit(options: BrokerOptions) -> int:
+    """The largest packet accepted: the payload limit, and room for topic and properties."""
+    return options.max_inbound_bytes + 65536
+
+
 def _code(reason: ReasonCode | int) -> int:
     return reason.value if isinstance(reason, ReasonCode) else int(reason)
 
@@ -136,8 +143,14 @@ def open_session(options: BrokerOptions, protocol: str, *, will: Will | None,
                  on_message: Callable[[Session, mqtt.MQTTMessage], None] | None,
                  on_publish: Callable[[Session, int, int], None] | None,
                  on_close: Callable[[Session], None] | None = None,
-                 manual_ack: bool = True) -> Session:
-    """Start connecting; the session's `connected` or `closed` event tells how it went."""
+                 manual_ack: bool = True, screen: Screen | None = None,
+                 on_refused: Callable[[Session, str, int, Refusal | None, int, int], None]
+                 | None = None) -> Session:
+    """Start connecting; the session's `connected` or `closed` event tells how it went.
+
+    Packets are read without copies; a PUBLISH over the inbound limit, or a big one `screen`
+    refuses from its first bytes, is skipped unkept (sync.receive), and `on_refused(session,
+    topic, size, refusal, mid, qos)` hears of each."""
     persistent = options.persistent
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=options.client_id,
@@ -145,6 +158,9 @@ def open_session(options: BrokerOptions, protocol: str, *, will: Will | None,
         protocol=_PROTOCOLS[protocol], reconnect_on_failure=False, manual_ack=manual_ack,
     )
     session = Session(client, protocol)
+    install_reader(client, max_packet=inbound_packet_limit(options), screen=screen,
+                   on_refused=None if on_refused is None else (
+                       lambda *refused: on_refused(session, *refused)))
     client.enable_logger(paho_log)
     if options.tls:
         client.tls_set_context(tls_context(options))
@@ -194,7 +210,7 @@ def open_session(options: BrokerOptions, protocol: str, *, will: Will | None,
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = options.session_expiry_s if persistent else 0
         # The broker then never sends us more than we accept (MQTT 5 only).
-        properties.MaximumPacketSize = options.max_inbound_bytes + 65536
+        properties.MaximumPacketSize = inbound_packet_limit(options)
     try:
         client.connect(options.host, options.port, keepalive=options.keepalive_s,
                        clean_start=not persistent if protocol == V5 else

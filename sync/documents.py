@@ -5,7 +5,10 @@ than it replaces the data; a delta applies only on top of exactly its base versi
 equal versions (replays, duplicate deliveries) change nothing. A delta whose base is ahead of
 what the gate holds reveals a gap: it is kept aside, and a snapshot is requested; the missing
 delta or the snapshot closes the gap. Database changes and the new version commit in one
-transaction; in-memory effects (policy, trust list, face gallery) follow the commit.
+transaction, a short one: every row is prepared before it begins (sync.staging), so the write
+lock the journal needs is held for the time SQLite takes, not the time a roster takes to
+convert. In-memory effects (policy, trust list, face gallery) follow the commit; the face
+gallery gets its encodings in batches of FACE_BATCH persons, one short transaction each.
 """
 
 from __future__ import annotations
@@ -13,23 +16,25 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlite_utils import Database
 
 from gate.clock import Clock
-from gate.model import Permit, Person
 from gate.passes import TrustList, key_id_of
 from gate.passes.trust import TrustedKey
 from gate.registry import Registry
 from gate.rulebook import Rulebook
 from gate.store import immediate
 from sync.bodies import (
+    BODIES,
+    MAX_ITEMS,
     Document,
     PermitEntry,
     PermitsDelta,
@@ -45,12 +50,17 @@ from sync.bodies import (
     TrustSnapshot,
 )
 from sync.signing import SIGNER_SCOPES
+from sync.slices import TimeSlices
+from sync.staging import Changes, stage, swap, unstage, utc_text
 from sync.topics import DocumentKind
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 64
 SNAPSHOT_REQUEST_INTERVAL_S = 30.0
+FACE_BATCH = 100  # persons per face-gallery transaction
+VALIDATE_BATCH = 50  # roster persons validated per call (about a millisecond)
+_PERSON_LIST = TypeAdapter(list[PersonEntry])
 
 
 class Outcome(StrEnum):
@@ -83,23 +93,71 @@ class DocumentError(ValueError):
     """A signed document that cannot be applied as it stands."""
 
 
-def _person(entry: PersonEntry) -> Person:
-    return Person(person_id=entry.person_id, household_id=entry.household_id,
-                  grid_id=entry.grid_id, name=entry.name, kind=entry.kind,
-                  host_household_id=entry.host_household_id)
+def _persons(entries: Iterable[PersonEntry]) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    slices = TimeSlices()
+    for e in entries:
+        rows.append((e.person_id, e.household_id, e.grid_id, e.name, e.kind.value,
+                     e.host_household_id))
+        slices()
+    return rows
 
 
-def _permit(entry: PermitEntry) -> Permit:
-    return Permit(person_id=entry.person_id, colour=entry.colour, valid_from=entry.valid_from,
-                  valid_until=entry.valid_until, observation_until=entry.observation_until,
-                  reason=entry.reason, issuer=entry.issuer, source="registry")
+def _parsed_body(doc: Document) -> BaseModel:
+    """doc.parsed_body(), the persons of a roster validated VALIDATE_BATCH at a time in time
+    slices (sync.slices), so a large roster does not keep the door's thread waiting; raises
+    DocumentError."""
+    body = doc.body
+    kind = BODIES[(doc.document, doc.mode)]
+    persons = body.get("persons")
+    try:
+        if kind is RosterSnapshot and isinstance(persons, list) and len(persons) <= MAX_ITEMS:
+            rest = RosterSnapshot.model_validate({**body, "persons": []})
+            return rest.model_copy(update={"persons": _checked_persons(persons, "persons")})
+        upsert = persons.get("upsert") if isinstance(persons, dict) else None
+        if (kind is RosterDelta and isinstance(persons, dict) and isinstance(upsert, list)
+                and len(upsert) <= MAX_ITEMS):
+            delta = RosterDelta.model_validate({**body, "persons": {**persons, "upsert": []}})
+            checked = _checked_persons(upsert, "persons.upsert")
+            return delta.model_copy(update={
+                "persons": delta.persons.model_copy(update={"upsert": checked})})
+        return doc.parsed_body()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise DocumentError(f"body {where}: {first['msg']}") from None
+
+
+def _checked_persons(persons: list[Any], where: str) -> list[PersonEntry]:
+    checked: list[PersonEntry] = []
+    slices = TimeSlices()
+    for start in range(0, len(persons), VALIDATE_BATCH):
+        try:
+            checked += _PERSON_LIST.validate_python(persons[start:start + VALIDATE_BATCH])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            index, *inner = first["loc"]
+            at = ".".join(str(p) for p in (where, start + int(index), *inner))
+            raise DocumentError(f"body {at}: {first['msg']}") from None
+        slices()
+    return checked
+
+
+def _permits(entries: Iterable[PermitEntry]) -> list[tuple[object, ...]]:
+    return [(e.person_id, e.colour.value, utc_text(e.valid_from), utc_text(e.valid_until),
+             utc_text(e.observation_until), e.reason, e.issuer) for e in entries]
+
+
+def _blobs(encodings: list[list[float]]) -> list[bytes]:
+    return [array("d", e).tobytes() for e in encodings]  # as Registry.set_face_encodings
 
 
 def _trusted(entry: TrustEntry) -> TrustedKey:
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(entry.public_key, validate=True))
     if key_id_of(public) != entry.kid:
         raise ValueError(f"kid {entry.kid} does not match its public key ({key_id_of(public)})")
-    return TrustList().add(entry.kid, public, entry.scope, entry.not_after)
+    return TrustList().add(entry.kid, public, entry.scope, entry.not_after,
+                           gate_id=entry.gate_id)
 
 
 class Documents:
@@ -182,20 +240,23 @@ class Documents:
 
     def _apply(self, doc: Document) -> Result:
         try:
-            body = doc.parsed_body()
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            return Result(Outcome.INVALID, f"body {where}: {first['msg']}")
-        self._after = []
-        try:
-            with immediate(self.db):
-                stored = self._write(doc, body)
-                self.registry.set_version(doc.document.value, doc.version,
-                                          issued_at=doc.issued_at, applied_at=self.clock.now(),
-                                          body=stored)
+            body = _parsed_body(doc)
         except DocumentError as exc:
             return Result(Outcome.INVALID, str(exc))
+        self._after = []
+        changes = Changes()
+        try:
+            stored = self._plan(doc, body, changes)
+        except DocumentError as exc:
+            return Result(Outcome.INVALID, str(exc))
+        changes.version = (doc.document.value, doc.version, utc_text(doc.issued_at),
+                           utc_text(self.clock.now()), stored)
+        try:
+            stage(self.db, changes)
+            with immediate(self.db):
+                swap(self.db, changes)
+        finally:
+            unstage(self.db)
         for effect in self._after:
             try:
                 effect()
@@ -207,48 +268,56 @@ class Documents:
             self.on_change()
         return Result(Outcome.APPLIED, f"{doc.mode} version {doc.version}")
 
-    def _write(self, doc: Document, body: BaseModel) -> str | None:
-        """Database changes of one document (inside the transaction); the body to store."""
-        reg = self.registry
+    def _plan(self, doc: Document, body: BaseModel, changes: Changes) -> str | None:
+        """The database changes of one document, prepared before its transaction; returns the
+        body to store with the version."""
         if isinstance(body, RosterSnapshot):
-            before = set(reg.face_encodings())
-            reg.clear("persons", "households", "grids", "face_encodings")
-            reg.put_grids(g.model_dump() for g in body.grids)
-            reg.put_households(h.model_dump() for h in body.households)
-            reg.put_persons(_person(p) for p in body.persons)
+            before = self._face_persons()
+            changes.clear |= {"persons", "households", "grids"}
+            changes.clear_faces = True
+            changes.add("grids", ((g.grid_id, g.name) for g in body.grids))
+            changes.add("households", ((h.household_id, h.grid_id, h.name)
+                                       for h in body.households))
+            changes.add("persons", _persons(body.persons))
             faces = {p.person_id: p.face_encodings for p in body.persons if p.face_encodings}
+            slices = TimeSlices()
             for person_id, encodings in faces.items():
-                reg.set_face_encodings(person_id, encodings)
+                changes.faces[person_id] = _blobs(encodings)
+                slices()
             self._faces(faces, before - set(faces))
         elif isinstance(body, RosterDelta):
-            reg.put_grids(g.model_dump() for g in body.grids.upsert)
-            reg.remove("grids", body.grids.remove)
-            reg.put_households(h.model_dump() for h in body.households.upsert)
-            reg.remove("households", body.households.remove)
-            reg.put_persons(_person(p) for p in body.persons.upsert)
-            reg.remove("persons", body.persons.remove)
+            changes.add("grids", ((g.grid_id, g.name) for g in body.grids.upsert))
+            changes.drop("grids", body.grids.remove)
+            changes.add("households", ((h.household_id, h.grid_id, h.name)
+                                       for h in body.households.upsert))
+            changes.drop("households", body.households.remove)
+            changes.add("persons", _persons(body.persons.upsert))
+            changes.drop("persons", body.persons.remove)
             faces = {}
             gone = set(body.persons.remove)
             for p in body.persons.upsert:
                 if p.face_encodings is not None:
-                    reg.set_face_encodings(p.person_id, p.face_encodings)
+                    changes.faces[p.person_id] = _blobs(p.face_encodings)
                     if p.face_encodings:
                         faces[p.person_id] = p.face_encodings
                     else:
+                        faces.pop(p.person_id, None)
                         gone.add(p.person_id)
             self._faces(faces, gone)
         elif isinstance(body, PermitsSnapshot):
-            reg.clear("permits")
-            reg.put_permits(_permit(p) for p in body.permits)
+            changes.clear.add("permits")
+            changes.add("permits", _permits(body.permits))
         elif isinstance(body, PermitsDelta):
-            reg.put_permits(_permit(p) for p in body.upsert)
-            reg.remove("permits", body.remove)
+            changes.add("permits", _permits(body.upsert))
+            changes.drop("permits", body.remove)
         elif isinstance(body, RevocationsSnapshot):
-            reg.clear("revoked_passes")
-            reg.revoke(body.pass_ids, self.clock.now())
+            now = utc_text(self.clock.now())
+            changes.clear.add("revoked_passes")
+            changes.add("revoked_passes", ((pass_id, now) for pass_id in body.pass_ids))
         elif isinstance(body, RevocationsDelta):
-            reg.revoke(body.add, self.clock.now())
-            reg.remove("revoked_passes", body.remove)
+            now = utc_text(self.clock.now())
+            changes.add("revoked_passes", ((pass_id, now) for pass_id in body.add))
+            changes.drop("revoked_passes", body.remove)
         elif isinstance(body, TrustSnapshot | TrustDelta):
             return self._trust(body)
         elif isinstance(body, PolicySnapshot):
@@ -259,15 +328,20 @@ class Documents:
             return body.model_dump_json()
         return None
 
+    def _face_persons(self) -> set[str]:
+        """Persons with stored face encodings (read only when a gallery is attached)."""
+        if self.faces is None:
+            return set()
+        return {row[0] for row in self.db.execute(
+            "SELECT DISTINCT person_id FROM face_encodings")}
+
     def _faces(self, replace: dict[str, list[list[float]]], remove: set[str]) -> None:
         sink = self.faces
         if sink is None:
             return
 
         def effect() -> None:
-            for person_id in sorted(remove - set(replace)):
-                sink.remove_person(person_id)
-            _replace(sink, replace)
+            _replace(sink, replace, sorted(remove - set(replace)))
 
         self._after.append(effect)
 
@@ -324,12 +398,20 @@ class Documents:
         return len(faces)
 
 
-def _replace(sink: FaceSink, faces: dict[str, list[list[float]]]) -> None:
-    """Hand encodings over, in one call when the gallery can take many (FaceGallery can)."""
+def _replace(sink: FaceSink, faces: dict[str, list[list[float]]],
+             remove: list[str] | None = None) -> None:
+    """Hand encodings over (and persons' removals), FACE_BATCH persons a call when the gallery
+    can take many (FaceGallery can: an empty list removes a person): each call is a
+    transaction on the gate's database, so none holds the write lock for long. The registry
+    is committed already; a batch that fails is logged by the caller and a restart resyncs."""
     many = getattr(sink, "replace_many", None)
-    if many is not None:
-        if faces:
-            many(faces)
+    if many is None:
+        for person_id in remove or []:
+            sink.remove_person(person_id)
+        for person_id, encodings in faces.items():
+            sink.replace_person(person_id, encodings)
         return
-    for person_id, encodings in faces.items():
-        sink.replace_person(person_id, encodings)
+    items: list[tuple[str, list[list[float]]]] = [(p, []) for p in remove or []]
+    items += faces.items()
+    for start in range(0, len(items), FACE_BATCH):
+        many(dict(items[start:start + FACE_BATCH]))

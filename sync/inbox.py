@@ -3,20 +3,30 @@
 Messages are handled in arrival order on two threads, one for documents and one for commands,
 so a backlog of large documents never delays a door command; each is acknowledged to the broker
 (manual PUBACK) only after it was applied, so a crash mid-way means a redelivery, which the
-version and nonce checks make harmless. A command is small: a payload over MAX_COMMAND_BYTES is
-refused before any parsing, so a flood on the command topic costs next to nothing.
-Malformed, oversized, unsigned, forged and unknown messages are rejected with a log line and a
-counter, never a crash; forgeries also raise an alert (at most one per kind a minute, so a
-flood cannot fill the outbox).
+version and nonce checks make harmless.
+
+Someone with write access to the broker can send anything, as fast as the network goes, so
+what a message costs before it is known to be the platform's is bounded: a message over
+`max_bytes` (or a command over MAX_COMMAND_BYTES) is refused by its size as it arrives; a large
+one that `screen` refuses from its first bytes (unsigned, malformed, an unknown key...) is not
+even kept (sync.receive skips the rest and hands over a marker, counted in its turn); the
+signature is checked over the raw bytes before anything in them is parsed (sync.signing);
+refused messages write nothing (counters live in memory, the forgery alert comes at most once
+per kind a minute) and are logged at most LOG_BURST times per reason a minute.
+
+Each thread's queue is bounded (count, and bytes for documents): when one is full, the oldest
+message that came with QoS 0 is dropped, or, with none such queued, the oldest message of all;
+dropped messages are acknowledged (a broker stops sending to a client whose in-flight window
+is full of unacknowledged messages) and counted (`document_dropped`, `command_dropped`).
+The platform publishes with QoS 1, so a QoS 0 flood only ever pushes out its own messages.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,13 +41,17 @@ from sync.bodies import Document
 from sync.commands import Command, Commands, Verdict
 from sync.connection import Session
 from sync.documents import Documents, Outcome
-from sync.signing import MessageError, SignatureError, verify
-from sync.topics import DocumentKind, InboundKind, Topics
+from sync.receive import Payload, Refusal
+from sync.signing import MessageError, SignatureError, screen, verify
+from sync.topics import DocumentKind, Inbound, InboundKind, Topics
 
 log = logging.getLogger(__name__)
 
 ALERT_INTERVAL_S = 60.0
 MAX_COMMAND_BYTES = 4096  # a signed command is under 1 KB
+MAX_QUEUED_DOCUMENTS = 64  # and at most two of the largest documents' worth of bytes
+MAX_QUEUED_COMMANDS = 64
+LOG_BURST = 10  # rejection lines per reason a minute; the rest are counted, then summed up
 FORGED = {InboundKind.DOCUMENT: AlertKind.FORGED_DOCUMENT,
           InboundKind.COMMAND: AlertKind.FORGED_COMMAND}
 REFUSED = {DocumentKind.ROSTER: AlertKind.ROSTER_REFUSED,
@@ -51,9 +65,65 @@ REFUSED = {DocumentKind.ROSTER: AlertKind.ROSTER_REFUSED,
 class _Item:
     session: Session | None
     topic: str
-    payload: bytes
+    payload: Payload  # as received (sync.receive): never copied
     mid: int = 0
     qos: int = 0
+    refusal: Refusal | None = None  # refused from its first bytes, the rest never kept
+
+
+class _Queue:
+    """A bounded FIFO of received messages: at most `max_items` messages, `max_bytes` bytes.
+
+    When a message does not fit, the oldest message that came with QoS 0 (the new one counts
+    too, as the newest) is dropped, or with none such, the oldest message queued, until it fits.
+    `close()` lets the reader finish what is queued, then `get()` returns None.
+    """
+
+    def __init__(self, max_items: int, max_bytes: int) -> None:
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self._items: deque[_Item] = deque()
+        self._bytes = 0
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def put(self, item: _Item) -> list[_Item]:
+        """Queue `item`; returns the messages dropped to make room (possibly `item` itself)."""
+        dropped: list[_Item] = []
+        with self._cond:
+            while self._items and (len(self._items) >= self.max_items
+                                   or self._bytes + len(item.payload) > self.max_bytes):
+                victim = next((i for i in self._items if i.qos == 0), None)
+                if victim is None and item.qos == 0:
+                    return [item]  # only messages the platform sent with QoS 1 are queued
+                victim = victim or self._items[0]
+                self._items.remove(victim)
+                self._bytes -= len(victim.payload)
+                dropped.append(victim)
+            self._items.append(item)
+            self._bytes += len(item.payload)
+            self._cond.notify()
+        return dropped
+
+    def get(self) -> _Item | None:
+        """The next message, waiting for one; None once closed and empty."""
+        with self._cond:
+            while not self._items and not self._closed:
+                self._cond.wait()
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            self._bytes -= len(item.payload)
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)
 
 
 class Inbox:
@@ -73,22 +143,70 @@ class Inbox:
         self.command_result = command_result
         self.counters: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
-        self._queue: queue.Queue[_Item | None] = queue.Queue()  # documents
-        self._command_queue: queue.Queue[_Item | None] = queue.Queue()
+        # Room for two of the largest documents: one may wait while another is applied.
+        self._queue = _Queue(MAX_QUEUED_DOCUMENTS, 2 * max_bytes)  # documents
+        self._command_queue = _Queue(MAX_QUEUED_COMMANDS, MAX_QUEUED_COMMANDS * MAX_COMMAND_BYTES)
         self._threads: list[threading.Thread] = []
         self._last_alert: dict[AlertKind, float] = {}
         self._suppressed: Counter[AlertKind] = Counter()
+        self._log_window: dict[str, tuple[float, int, int]] = {}  # reason: start, lines, held
 
     # -- threading ---------------------------------------------------------------------------
 
     def submit(self, session: Session, message: mqtt.MQTTMessage) -> None:
-        """paho's on_message: hand the message to its thread (acked after handling)."""
-        item = _Item(session, message.topic, bytes(message.payload), message.mid, message.qos)
-        inbound = self.topics.classify(message.topic)
-        if inbound is not None and inbound.kind is InboundKind.COMMAND:
-            self._command_queue.put(item)
-        else:
-            self._queue.put(item)
+        """paho's on_message: refuse by size and topic at once, else hand the message to its
+        thread (acknowledged after handling); a full queue drops one (see the module)."""
+        topic, payload = message.topic, message.payload  # kept as received: never copied
+        inbound = self.topics.classify(topic)
+        if self._refused_early(topic, len(payload), inbound) is not None:
+            self._ack(session, message.mid, message.qos)
+            return
+        self._enqueue(_Item(session, topic, payload, message.mid, message.qos), inbound)
+
+    def screen(self, topic: str, size: int, head: bytes) -> Refusal | None:
+        """For sync.receive: whether a large message need be read at all, from its first
+        bytes; None: read it (topics of others, such as the peer link's, are always read)."""
+        inbound = self.topics.classify(topic)
+        if inbound is None:
+            return None
+        if size > self.max_bytes:
+            return "oversized", f"{size} bytes, not read", False
+        if inbound.kind is InboundKind.COMMAND and size > MAX_COMMAND_BYTES:
+            return ("oversized_command", f"{size} bytes, commands are at most "
+                    f"{MAX_COMMAND_BYTES}; not read", False)
+        try:
+            screen(head, size, self.trust(), self.clock.now())
+        except SignatureError as exc:
+            return exc.reason, f"{exc}; not read", True
+        except MessageError as exc:
+            return exc.reason, f"{exc}; not read", False
+        return None
+
+    def refused(self, session: Session, topic: str, size: int, refusal: Refusal | None,
+                mid: int, qos: int) -> None:
+        """For sync.receive: a message refused before its payload was kept. It is counted (and
+        acknowledged) in its turn on its thread, like the messages around it."""
+        refusal = refusal or ("oversized", f"{size} bytes, not read", False)
+        self._enqueue(_Item(session, topic, b"", mid, qos, refusal),
+                      self.topics.classify(topic))
+
+    def _enqueue(self, item: _Item, inbound: Inbound | None) -> None:
+        command = inbound is not None and inbound.kind is InboundKind.COMMAND
+        for dropped in (self._command_queue if command else self._queue).put(item):
+            name = "command_dropped" if command else "document_dropped"
+            self._count(name)
+            self._log(name, f"queue full: dropped a message on {dropped.topic} "
+                      f"({len(dropped.payload)} bytes, QoS {dropped.qos})")
+            self._ack(dropped.session, dropped.mid, dropped.qos)
+
+    @staticmethod
+    def _ack(session: Session | None, mid: int, qos: int) -> None:
+        if qos > 0 and session is not None and not session.closed.is_set():
+            session.client.ack(mid, qos)
+
+    def queued(self) -> dict[str, int]:
+        """Messages waiting in each queue (documents, commands)."""
+        return {"documents": len(self._queue), "commands": len(self._command_queue)}
 
     def start(self) -> None:
         """Start the document and command threads."""
@@ -103,42 +221,54 @@ class Inbox:
     def stop(self, timeout: float = 5.0) -> None:
         """Finish the messages already received, then stop."""
         if self._threads:
-            self._queue.put(None)
-            self._command_queue.put(None)
+            self._queue.close()
+            self._command_queue.close()
             for thread in self._threads:
                 thread.join(timeout)
             self._threads = []
+            self._queue = _Queue(self._queue.max_items, self._queue.max_bytes)
+            self._command_queue = _Queue(self._command_queue.max_items,
+                                         self._command_queue.max_bytes)
 
-    def _run(self, items: queue.Queue[_Item | None]) -> None:
+    def _run(self, items: _Queue) -> None:
         while (item := items.get()) is not None:
             try:
-                self.process(item.topic, item.payload)
+                if item.refusal is not None:
+                    self._refuse(item.topic, *item.refusal)
+                else:
+                    self.process(item.topic, item.payload)
             except Exception:
                 # Not acknowledged: the broker sends it again on the next connection.
                 self._count("error")
                 log.exception("inbound message on %s failed", item.topic)
                 continue
-            session = item.session
-            if item.qos > 0 and session is not None and not session.closed.is_set():
-                session.client.ack(item.mid, item.qos)
+            self._ack(item.session, item.mid, item.qos)
 
     # -- handling ------------------------------------------------------------------------------
 
-    def process(self, topic: str, payload: bytes) -> str:
-        """Handle one message; returns what happened (also the counter's name)."""
-        if len(payload) > self.max_bytes:
-            return self._reject("oversized", topic, f"{len(payload)} bytes")
-        inbound = self.topics.classify(topic)
+    def _refused_early(self, topic: str, size: int, inbound: Inbound | None) -> str | None:
+        """Refusals by size and topic alone (nothing of the payload read); None: go on."""
+        if size > self.max_bytes:
+            return self._reject("oversized", topic, f"{size} bytes")
         if inbound is None:
             return self._reject("unknown_topic", topic, "not a topic the gate subscribes to")
-        if inbound.kind is InboundKind.COMMAND and len(payload) > MAX_COMMAND_BYTES:
+        if inbound.kind is InboundKind.COMMAND and size > MAX_COMMAND_BYTES:
             return self._reject("oversized_command", topic,
-                                f"{len(payload)} bytes, commands are at most {MAX_COMMAND_BYTES}")
+                                f"{size} bytes, commands are at most {MAX_COMMAND_BYTES}")
+        return None
+
+    def process(self, topic: str, payload: Payload) -> str:
+        """Handle one message; returns what happened (also the counter's name)."""
+        inbound = self.topics.classify(topic)
+        early = self._refused_early(topic, len(payload), inbound)
+        if early is not None or inbound is None:
+            return early or "unknown_topic"
         try:
-            verified = verify(payload, self.trust(), self.clock.now())
+            # A received buffer is the inbox's own: its header line may be written over.
+            verified = verify(payload, self.trust(), self.clock.now(),
+                              in_place=not isinstance(payload, bytes))
         except SignatureError as exc:
-            self._forgery(FORGED[inbound.kind], exc.reason, topic, str(exc))
-            return self._reject(exc.reason, topic, str(exc))
+            return self._refuse(topic, exc.reason, str(exc), True)
         except MessageError as exc:
             return self._reject(exc.reason, topic, str(exc))
         kind = verified.payload.get("type")
@@ -190,10 +320,31 @@ class Inbox:
         self._count(name)
         return name
 
+    def _refuse(self, topic: str, reason: str, detail: str, forged: bool) -> str:
+        inbound = self.topics.classify(topic)
+        if forged and inbound is not None:
+            self._forgery(FORGED[inbound.kind], reason, topic, detail)
+        return self._reject(reason, topic, detail)
+
     def _reject(self, reason: str, topic: str, detail: str) -> str:
         self._count(reason)
-        log.warning("rejected message on %s: %s (%s)", topic, reason, detail[:300])
+        self._log(reason, f"rejected message on {topic}: {reason} ({detail[:300]})")
         return reason
+
+    def _log(self, reason: str, text: str) -> None:
+        """A warning, at most LOG_BURST per reason a minute (a flood cannot flood the log)."""
+        now = self.clock.monotonic()
+        with self._counter_lock:
+            start, lines, held = self._log_window.get(reason, (now, 0, 0))
+            if now - start >= ALERT_INTERVAL_S:
+                start, lines = now, 0
+            if lines >= LOG_BURST:
+                self._log_window[reason] = (start, lines, held + 1)
+                return
+            self._log_window[reason] = (start, lines + 1, 0)
+        if held:
+            text += f"; {held} more {reason} not logged"
+        log.warning("%s", text)
 
     def _count(self, name: str) -> None:
         with self._counter_lock:

@@ -25,6 +25,7 @@ from sync.connection import (
     close_session,
     open_session,
 )
+from sync.receive import Refusal, Screen
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class MqttLink:
         on_publish: Callable[[Session, int, int], None] | None = None,
         on_close: Callable[[Session], None] | None = None,
         on_stopping: Callable[[Session], None] | None = None,
+        screen: Screen | None = None,
+        on_refused: Callable[[Session, str, int, Refusal | None, int, int], None] | None = None,
     ) -> None:
         self.options = options
         self.will = will
@@ -54,6 +57,8 @@ class MqttLink:
         self.on_publish = on_publish
         self.on_close = on_close
         self.on_stopping = on_stopping
+        self.screen = screen
+        self.on_refused = on_refused
         self.session: Session | None = None
         self.connections = 0
         self.last_error = ""
@@ -134,6 +139,7 @@ class MqttLink:
                 self.options, protocol, will=self.will() if self.will else None,
                 subscriptions=self.subscriptions, on_message=self.on_message,
                 on_publish=self.on_publish, on_close=self.on_close,
+                screen=self.screen, on_refused=self.on_refused,
             )
         except BrokerConfigError as exc:
             self.last_error = str(exc)

@@ -133,6 +133,22 @@ class Outbox:
         return int(db.execute("SELECT count(*) FROM outbox WHERE sink = ?", [sink]).fetchone()[0])
 
 
+def insert_row(db: Database, *, sink: str, seq: int, event_id: str, kind: str, topic: str,
+               payload: str, created_at: str) -> None:
+    """One row for a sender of its own (the peer link), inside the caller's transaction;
+    never routine, so the storage bound never drops it."""
+    db.conn.execute(
+        "INSERT INTO outbox (sink, seq, event_id, kind, routine, topic, payload, created_at)"
+        " VALUES (?, ?, ?, ?, 0, ?, ?, ?)", [sink, seq, event_id, kind, topic, payload, created_at])
+
+
+def drop_older(db: Database, sink: str, before: datetime) -> int:
+    """Forget a sink's rows created before `before` (one transaction); returns how many."""
+    with immediate(db):
+        return int(db.conn.execute("DELETE FROM outbox WHERE sink = ? AND created_at < ?",
+                                   [sink, utc_text(before)]).rowcount)
+
+
 def fetch(db: Database, sink: str, after_id: int, limit: int) -> list[OutboxRow]:
     """The next rows of a sink in sending order."""
     cursor = db.execute(

@@ -12,6 +12,7 @@ from gate.errors import JournalError
 migrations = Migrations("gridgate.sync")
 
 MQTT_SINK = "mqtt"
+PEER_SINK = "peer"  # this gate's passages for the other gates of the compound (sync/peers.py)
 
 
 @migrations(name="0001_outbox_counters_nonces")

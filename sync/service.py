@@ -8,10 +8,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
+
 from gate.clock import Clock
+from gate.compound import CompoundView
 from gate.controls import DoorControls
 from gate.journal import Journal
 from gate.model import AlertSpec
+from gate.passes import SigningKey
 from gate.registry import Registry
 from gate.rulebook import Rulebook
 from gate.store import open_database
@@ -24,6 +28,7 @@ from sync.inbox import Inbox, new_id
 from sync.link import MqttLink
 from sync.messages import StateMessage
 from sync.outbox import Outbox
+from sync.peers import PeerLink
 from sync.publisher import Publisher
 from sync.schema import counter
 from sync.sinks.formats import WebhookRoute
@@ -71,6 +76,8 @@ class SyncService:
         webhooks: list[WebhookTarget] | None = None,
         command_max_lifetime_s: int = 300,
         hold_open_max_s: float = 4 * 3600,
+        peer_key: SigningKey | None = None,
+        compound: CompoundView | None = None,
     ) -> None:
         options = outbox or OutboxOptions()
         self.journal = journal
@@ -101,11 +108,17 @@ class SyncService:
                                    max_message_bytes=options.max_message_bytes,
                                    alert=self.alert, state=self._publish_state)
         self.outbox.add_waker(self.publisher.wake)
+        # The other gates of the compound (sync/peers.py), when this gate has its own key.
+        self.peers = (PeerLink(journal=journal, db_path=db_path, topics=topics, key=peer_key,
+                               trust=lambda: rules.trust, policy=lambda: rules.policy,
+                               clock=clock, view=compound, alert=self.alert)
+                      if peer_key is not None else None)
         self.link = MqttLink(
-            broker, will=self._will, subscriptions=topics.subscriptions(),
-            on_session=lambda s: self.publisher.pump(s, self.link.stopping),
-            on_message=self.inbox.submit, on_publish=self.publisher.on_publish,
-            on_close=self.publisher.on_close, on_stopping=self._publish_offline,
+            broker, will=self._will,
+            subscriptions=topics.subscriptions() + (self.peers.filters if self.peers else []),
+            on_session=self._session, on_message=self._message, on_publish=self._published,
+            on_close=self._closed, on_stopping=self._publish_offline,
+            screen=self.inbox.screen, on_refused=self.inbox.refused,
         )
         self.senders = [
             WebhookSender(db_path, w.route, url=w.url, clock=clock, secret=w.secret,
@@ -126,6 +139,8 @@ class SyncService:
         self._started = True
         self.documents.request_missing()
         self.inbox.start()
+        if self.peers is not None:
+            self.peers.start()
         for sender in self.senders:
             sender.start()
         self.link.start()
@@ -135,6 +150,8 @@ class SyncService:
         if self._started:
             self.link.stop()
             self.inbox.stop()
+            if self.peers is not None:
+                self.peers.stop()
             for sender in self.senders:
                 sender.stop()
             self._started = False
@@ -142,6 +159,8 @@ class SyncService:
         self.db.close()
         self._commands_db.close()
         self._status_db.close()
+        if self.peers is not None:
+            self.peers.close()
 
     def attach_faces(self, faces: FaceSink) -> int:
         """Send roster face encodings to a face gallery from now on; returns persons loaded."""
@@ -182,7 +201,8 @@ class SyncService:
         return StateMessage(
             gate_id=self.topics.gate_id, compound_id=self.topics.compound_id, online=True,
             at=self.clock.now(), versions=self.versions(), outbox_waiting=self.outbox_waiting(),
-            dropped_routine=self.dropped_routine(), inbound=self.inbox.snapshot(),
+            dropped_routine=self.dropped_routine(),
+            inbound=self.inbox.snapshot() | (self.peers.snapshot() if self.peers else {}),
             protocol=self.link.protocol)
 
     # -- callbacks --------------------------------------------------------------------------
@@ -190,6 +210,30 @@ class SyncService:
     def alert(self, spec: AlertSpec) -> None:
         """Record an alert of the link itself (it travels through the outbox like any)."""
         self.journal.record_alert(spec)
+
+    def _session(self, session: Session) -> None:
+        """One connection: the outbox pump runs on it; the peer link hears it come and go."""
+        if self.peers is not None:
+            self.peers.session_started(session)
+        try:
+            self.publisher.pump(session, self.link.stopping)
+        finally:
+            if self.peers is not None:
+                self.peers.session_ended(session)
+
+    def _message(self, session: Session, message: mqtt.MQTTMessage) -> None:
+        if self.peers is None or not self.peers.submit(session, message):
+            self.inbox.submit(session, message)
+
+    def _published(self, session: Session, mid: int, reason: int) -> None:
+        self.publisher.on_publish(session, mid, reason)
+        if self.peers is not None:
+            self.peers.on_publish(session, mid, reason)
+
+    def _closed(self, session: Session) -> None:
+        self.publisher.on_close(session)
+        if self.peers is not None:
+            self.peers.session_ended(session)
 
     def _will(self) -> Will:
         return Will(self.topics.state, self.state(online=False).model_dump_json().encode())

@@ -8,6 +8,10 @@
     PREFIX/v1/COMPOUND/docs/DOCUMENT        signed documents for every gate (platform -> gates)
     PREFIX/v1/COMPOUND/GATE/docs/DOCUMENT   signed documents for one gate (answers to requests)
     PREFIX/v1/COMPOUND/GATE/commands        signed commands for one gate
+    PREFIX/v1/COMPOUND/GATE/peers/passages  the gate's passages, signed by its gate key, for
+                                            the other gates of the compound (never retained)
+    PREFIX/v1/COMPOUND/GATE/peers/catchup   a gate asks its peers for the passages it misses
+    PREFIX/v1/COMPOUND/GATE/peers/replay/PEER   PEER's answer to GATE's catch-up request
 """
 
 from __future__ import annotations
@@ -37,6 +41,23 @@ class InboundKind(StrEnum):
 
     DOCUMENT = "document"
     COMMAND = "command"
+
+
+class PeerKind(StrEnum):
+    """What a peer topic carries (sync/peers.py)."""
+
+    PASSAGES = "passages"  # live passages of the gate named in the topic
+    CATCHUP = "catchup"  # a catch-up request of the gate named in the topic
+    REPLAY = "replay"  # a peer's answer to this gate's catch-up request
+    STATE = "state"  # a gate's retained online/offline state
+
+
+@dataclass(frozen=True)
+class PeerInbound:
+    """A peer topic understood: its kind and the gate that speaks on it (the sender)."""
+
+    kind: PeerKind
+    gate_id: str
 
 
 @dataclass(frozen=True)
@@ -111,6 +132,44 @@ class Topics:
 
     def gate_documents(self, kind: DocumentKind) -> str:
         return f"{self.gate}/docs/{kind.value}"
+
+    @property
+    def peer_passages(self) -> str:
+        return f"{self.gate}/peers/passages"
+
+    @property
+    def peer_catchup(self) -> str:
+        return f"{self.gate}/peers/catchup"
+
+    def peer_replay(self, requester: str) -> str:
+        """Where this gate answers `requester`'s catch-up request."""
+        return f"{self.compound}/{requester}/peers/replay/{self.gate_id}"
+
+    def peer_subscriptions(self) -> list[str]:
+        """Topic filters of the peer link (QoS 1): every gate's passages, catch-up requests
+        and state, and the answers to this gate's requests. Kept apart from `subscriptions`,
+        which a bridge carries to the platform: peer traffic stays on the compound broker."""
+        return [f"{self.compound}/+/peers/passages", f"{self.compound}/+/peers/catchup",
+                f"{self.gate}/peers/replay/+", f"{self.compound}/+/state"]
+
+    def classify_peer(self, topic: str) -> PeerInbound | None:
+        """What a peer topic carries and who speaks on it; None for anything else (also a
+        gate id that cannot be one)."""
+        root = f"{self.compound}/"
+        if not topic.startswith(root):
+            return None
+        levels = topic[len(root):].split("/")
+        gate = levels[0]
+        if not safe_level(gate) or gate in RESERVED_LEVELS:
+            return None
+        if len(levels) == 2 and levels[1] == "state":
+            return PeerInbound(PeerKind.STATE, gate)
+        if len(levels) == 3 and levels[1] == "peers" and levels[2] in ("passages", "catchup"):
+            return PeerInbound(PeerKind(levels[2]), gate)
+        if (len(levels) == 4 and gate == self.gate_id and levels[1:3] == ["peers", "replay"]
+                and safe_level(levels[3]) and levels[3] not in RESERVED_LEVELS):
+            return PeerInbound(PeerKind.REPLAY, levels[3])
+        return None
 
     def subscriptions(self) -> list[str]:
         """Topic filters the gate subscribes to (QoS 1)."""

@@ -11,6 +11,7 @@ BENCHMARKS = {
     "qr": "edge.bench.qr:bench_qr",
     "faces": "edge.bench.faces:bench_faces",
     "sync": "edge.bench.sync:bench_sync",
+    "fleet": "edge.bench.fleet:bench_fleet",
 }
 
 

@@ -16,6 +16,8 @@ COMMANDS = {
     "pass": "edge.cli.passes:pass_group",
     "trajectory": "edge.cli.journal:trajectory",
     "who-is-out": "edge.cli.journal:who_is_out",
+    "contacts": "edge.cli.journal:contacts",
+    "passages": "edge.cli.journal:passages",
     "bench": "edge.cli.bench:bench",
     "config": "edge.cli.config:config",
     "faces": "edge.cli.faces:faces",

@@ -26,7 +26,11 @@ def open_settings(config: Path) -> Settings:
 
 def open_queries(config: Path) -> JournalQueries:
     """Read access to the journal of the gate that `config` describes."""
-    settings = open_settings(config)
+    return queries_of(open_settings(config))
+
+
+def queries_of(settings: Settings) -> JournalQueries:
+    """Read access to the journal of the gate these settings describe."""
     db = open_database(database_path(settings.storage.state_dir))
     schema.migrate(db)  # a gate that never ran has an empty journal, not a missing one
     return JournalQueries(db)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from edge.doctor.context import DoctorContext
 from edge.doctor.findings import Finding, fail, ok, warn
 from gate.errors import KeyFileError
-from gate.passes import Revocations, TrustList
+from gate.passes import Revocations, TrustList, load_signing_key
+from gate.store import gate_key_path
 
 EXPIRY_WARNING = timedelta(days=30)
 STALE_AFTER = timedelta(days=30)
@@ -46,6 +48,8 @@ def check(context: DoctorContext) -> Iterator[Finding]:
         yield warn("trust.fresh", f"{path} has not changed for {age.days} days although the "
                    "platform link is on", "check the broker findings; the platform pushes the "
                    "trust list over MQTT when it changes")
+    if settings.mqtt.enabled:
+        yield _gate_key(trust, settings.storage.state_dir, settings.gate.gate_id)
     revocations = settings.passes.revocations
     if revocations is not None:
         try:
@@ -56,3 +60,24 @@ def check(context: DoctorContext) -> Iterator[Finding]:
                        "passes.revocations")
             return
         yield ok("trust.revocations", f"{revocations}: {count} revoked pass(es)")
+
+
+def _gate_key(trust: TrustList, state_dir: Path, gate_id: str) -> Finding:
+    """This gate's own key (it signs what the gate tells the other gates of its compound)."""
+    path = gate_key_path(state_dir)
+    if not path.exists():
+        return ok("trust.gate_key", f"this gate's key is made on its first run ({path}); "
+                  "`gridgate keys gate` then shows it for the platform's trust list")
+    try:
+        key = load_signing_key(path)
+    except KeyFileError as exc:
+        return fail("trust.gate_key", str(exc), f"remove {path} (a new key is made at the next "
+                    "start) and give the new key to the platform")
+    listed = trust.get(key.key_id)
+    if listed is not None and listed.scope == "gate" and listed.gate_id == gate_id:
+        return ok("trust.gate_key", f"this gate's key {key.key_id} is in the trust list "
+                  f"(scope gate, {gate_id})")
+    return warn("trust.gate_key", f"this gate's key {key.key_id} is not in the trust list as "
+                f"the 'gate' key of {gate_id}: the other gates refuse its passages",
+                "`gridgate keys gate` prints the entry: have the platform add it to the "
+                "compound's trust list")

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.errors import EXPECTED_ERRORS
-from edge.panel.deps import LoginRequired, services
+from edge.panel.deps import (
+    LoginRequired,
+    anonymous_csrf,
+    login_required,
+    optional_session,
+    services,
+)
 from edge.panel.gate import PanelGate
+from edge.panel.limits import RequestGuard
 from edge.panel.routes import (
     alerts,
     auth,
@@ -96,11 +105,8 @@ def _error(request: Request, status: int, detail: str) -> Response:
 
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
-    async def login_required(request: Request, exc: LoginRequired) -> Response:
-        if _is_api(request):
-            return JSONResponse({"detail": "login required"}, status_code=401)
-        target = request.url.path if request.method == "GET" else "/"
-        return RedirectResponse(f"/login?next={target}", status_code=303)
+    async def no_login(request: Request, exc: LoginRequired) -> Response:
+        return login_required(request.url.path, request.method)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -145,9 +151,40 @@ def create_app(gate: PanelGate, settings: PanelSettings, *, clock: Clock | None 
     app = FastAPI(title="gridgate panel", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.panel = panel
-    app.add_middleware(SecurityHeaders, tls=settings.tls)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_handlers(app)
     for module in (auth, live, door, alerts, visitors, persons, health, users, settings_routes):
         app.include_router(module.router)
+    # Bodies are bounded and anonymous state changes refused before anything reads a body;
+    # the security headers go on those refusals too (the last middleware added runs first).
+    app.add_middleware(RequestGuard, anonymous=anonymous_paths(app), lookup=optional_session,
+                       login_required=login_required)
+    app.add_middleware(SecurityHeaders, tls=settings.tls)
     return app
+
+
+def _routes(routes: list[Any]) -> list[APIRoute]:
+    """Every endpoint, also inside included routers (FastAPI may keep those nested)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif getattr(route, "original_router", None) is not None:
+            found += _routes(route.original_router.routes)
+    return found
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+def anonymous_paths(app: FastAPI) -> frozenset[str]:
+    """Paths of the routes that may change state before login: those taking the anonymous
+    CSRF check (login, setup, language). Every other state change needs a session."""
+    paths = frozenset(route.path for route in _routes(app.routes)
+                      if anonymous_csrf in _calls(route.dependant))
+    if any("{" in path for path in paths):  # RequestGuard matches them as plain paths
+        raise RuntimeError(f"anonymous routes with path parameters: {sorted(paths)}")
+    return paths

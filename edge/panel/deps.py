@@ -1,7 +1,9 @@
 """Authentication, roles and CSRF as FastAPI dependencies.
 
 Every state-changing route takes `GuardAction` or `AdminAction` (login, role, then the CSRF
-token of the session), or `anonymous_csrf` before login (a double-submit cookie).
+token of the session), or `anonymous_csrf` before login (a double-submit cookie). In front of
+them, edge/panel/limits.py refuses state changes without a session before reading a body
+(all but the `anonymous_csrf` routes) and bounds every body.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from edge.panel.services import PanelServices
 from edge.panel.sessions import Session
@@ -26,6 +29,16 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 class LoginRequired(Exception):
     """No valid session: pages redirect to the login, the API answers 401."""
+
+
+def login_required(path: str, method: str) -> Response:
+    """The answer without a session: 401 under /api/, else a redirect to the login (back to
+    the page for a GET). The routes raise LoginRequired; edge/panel/limits.py answers the
+    same before reading a body."""
+    if path.startswith("/api/"):
+        return JSONResponse({"detail": "login required"}, status_code=401)
+    target = path if method == "GET" else "/"
+    return RedirectResponse(f"/login?next={target}", status_code=303)
 
 
 def services(request: Request) -> PanelServices:

@@ -82,6 +82,30 @@ def person_view(db: Database, person_id: str, *, limit: int = 100) -> PersonView
                       bool(last_granted and last_granted["direction"] == "out"))
 
 
+@dataclass(frozen=True)
+class ContactGroup:
+    """One person who passed a gate near a passage of the person looked up."""
+
+    person_id: str
+    household_id: str | None
+    passages: list[dict[str, Any]]  # contact rows (JournalQueries.contacts), oldest first
+
+
+def contact_groups(db: Database, person_id: str, within: timedelta, since: datetime,
+                   ) -> list[ContactGroup]:
+    """Everyone who passed the same gate of the compound within `within` of one of the
+    person's granted passages from `since`, grouped by person in order of first contact.
+    Each row also has `offset_s`: seconds after (+) or before (-) the person's passage."""
+    groups: dict[str, ContactGroup] = {}
+    for row in JournalQueries(db).contacts(person_id, within, since=since):
+        offset = (datetime.fromisoformat(row["at"]) - datetime.fromisoformat(row["near_at"])
+                  ).total_seconds()
+        group = groups.setdefault(row["person_id"], ContactGroup(
+            row["person_id"], row["household_id"], []))
+        group.passages.append({**row, "offset_s": round(offset, 3)})
+    return list(groups.values())
+
+
 def search(db: Database, text: str) -> list[dict[str, Any]]:
     """Persons and visitors whose id, name or household matches `text`."""
     text = text.strip()[:64]

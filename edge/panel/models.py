@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from gate.vocabulary import AlertKind, Rule
-
 
 class PassageOut(BaseModel):
     """One passage (granted or denied) from the journal."""
@@ -23,7 +21,7 @@ class PassageOut(BaseModel):
     method: str
     colour: str | None
     granted: bool
-    rule: Rule
+    rule: str  # a Rule; a string so a passage from a newer peer gate still shows
     reason_zh: str
     reason_en: str
     snapshot: str | None
@@ -36,7 +34,7 @@ class AlertOut(BaseModel):
     id: int
     event_id: str
     at: str
-    kind: AlertKind
+    kind: str  # an AlertKind, as stored
     severity: str
     reader_id: str | None
     person_id: str | None

@@ -26,6 +26,11 @@ from gate.clock import Clock
 log = logging.getLogger(__name__)
 # What may stop the panel from starting, said as one PanelError rather than a traceback.
 _CANNOT_START: tuple[type[Exception], ...] = (OSError, *EXPECTED_ERRORS)
+# Connections and requests in flight at once; beyond, uvicorn answers 503 and closes. Each
+# request holds at most its body limit (edge/panel/limits.py: 64 KiB before login) plus
+# uvicorn's 64 KiB read buffer, so a flood costs the gate process at most ~13 MB; a handful
+# of guards' browsers use a few connections each.
+MAX_CONNECTIONS = 100
 
 
 def tls_paths(settings: PanelSettings, state_dir: Path) -> tuple[Path, Path]:
@@ -110,7 +115,8 @@ def start_panel(gate: PanelGate, settings: PanelSettings, *, sync: SyncStatus | 
         raise PanelError(f"the panel cannot start: {exc}") from exc
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=2, server_header=False,
-                            ssl_certfile=cert_file, ssl_keyfile=key_file)
+                            limit_concurrency=MAX_CONNECTIONS, ssl_certfile=cert_file,
+                            ssl_keyfile=key_file)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="panel",
                               daemon=True)

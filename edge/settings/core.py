@@ -12,9 +12,14 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class Section(BaseModel):
-    """Base of every settings section: unknown keys are errors, values are frozen."""
+    """Base of every settings section: unknown keys are errors, values are frozen, and no value
+    is converted from another type (strict): `true` is no GPIO pin, `"off"` no boolean, `"5"`
+    no number. What TOML cannot write otherwise is taken: an integer where a number is expected
+    (`open_seconds = 5`), and strings for paths and named choices; those fields say
+    `strict=False` (lax pydantic still takes only a string or a path for a path and only one of
+    the names for a choice)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class GateSettings(Section):
@@ -32,7 +37,7 @@ class ReaderSettings(Section):
     """One camera watching one direction."""
 
     reader_id: str = Field(..., pattern=_ID, description="Reader id, unique on this gate.")
-    direction: Direction = Field(..., description="'in' or 'out'.")
+    direction: Direction = Field(..., strict=False, description="'in' or 'out'.")
     camera: str = Field(
         ...,
         min_length=1,
@@ -49,6 +54,7 @@ class ReaderSettings(Section):
     )
     anti_passback: AntiPassback = Field(
         AntiPassback.SOFT,
+        strict=False,
         description="'off', 'soft' (allow and alert) or 'hard' (deny) on a repeated direction.",
     )
 
@@ -81,7 +87,7 @@ class StorageSettings(Section):
 
     state_dir: Path = Field(
         Path("/var/lib/gridgate"),
-        description="Directory for the SQLite journal, snapshots and local keys.",
+        strict=False, description="Directory for the SQLite journal, snapshots and local keys.",
     )
     snapshot_days: int = Field(
         7, ge=0, le=365, description="Days to keep snapshots of denied and unknown persons."
@@ -93,10 +99,11 @@ class PassesSettings(Section):
 
     trust_list: Path = Field(
         ...,
+        strict=False,
         description="Trust list file (JSON: key id -> public key) or a single signing.pub file.",
     )
     revocations: Path | None = Field(
-        None, description="Optional file with one revoked pass id per line."
+        None, strict=False, description="Optional file with one revoked pass id per line."
     )
 
 

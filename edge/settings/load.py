@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +34,67 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return path or "(top level)"
 
 
+# What a value of the wrong type must be instead, by pydantic's error type (strict mode).
+_EXPECTED = {
+    "int_type": "must be an integer: a whole number without quotes, e.g. 17",
+    "int_from_float": "must be an integer: a whole number without quotes, e.g. 17",
+    "float_type": "must be a number without quotes, e.g. 3 or 2.5",
+    "finite_number": "must be a finite number (not inf or nan)",
+    "bool_type": "must be true or false, without quotes",
+    "list_type": "must be a list in square brackets, e.g. [\"a\", \"b\"]",
+    "frozen_set_type": "must be a list in square brackets, e.g. [\"a\", \"b\"]",
+    "path_type": "must be a path: a string in quotes, e.g. \"/etc/gridgate/trust.json\"",
+}
+
+
 def _fix_for(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "remove it or check its spelling against config/gridgate.example.toml"
     if kind == "missing":
         return "add it; config/gridgate.example.toml shows an example"
+    if kind == "string_type":
+        value = error.get("input")
+        if isinstance(value, bool | int | float | date | time):
+            return f"must be a string in quotes: \"{_shown(value)}\""
+        return "must be a string in quotes, e.g. \"...\""
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        name = _key_path(tuple(error["loc"]))
+        table = f"[{name}]" if not name.endswith("]") else f"[[{name.rsplit('[', 1)[0]}]]"
+        return f"must be a table of keys: write them under {table}"
+    if kind in _EXPECTED:
+        return _EXPECTED[kind]
     return error["msg"].removeprefix("Value error, ")
+
+
+def _shown(value: Any) -> str:
+    """A value as the file writes it: true/false, dates and times as TOML has them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, str | list):
+        return repr(value)
+    return str(value)
+
+
+# A whole-file check names its keys itself ("door.exit_button_pin: GPIO 17 is ...").
+_NAMES_ITS_KEY = re.compile(r"^[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*( = |: )")
 
 
 def format_errors(exc: ValidationError) -> list[str]:
     """One line per problem: `key.path = value: fix`."""
     lines = []
     for error in exc.errors():
+        fix = _fix_for(error)
+        if not error["loc"] and _NAMES_ITS_KEY.match(fix):
+            lines.append(fix)
+            continue
         key = _key_path(tuple(error["loc"]))
         value = error.get("input")
-        shown = "" if error["type"] == "missing" or isinstance(value, dict) else f" = {value!r}"
-        lines.append(f"{key}{shown}: {_fix_for(error)}")
+        shown = ("" if error["type"] == "missing" or isinstance(value, dict)
+                 else f" = {_shown(value)}")
+        lines.append(f"{key}{shown}: {fix}")
     return lines
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from edge.settings.core import (
@@ -16,7 +19,32 @@ from edge.settings.core import (
 from edge.settings.faces import FacesSettings
 from edge.settings.mqtt import MqttSettings
 from edge.settings.panel import PanelSettings
+from gate.model import Colour
 from gate.policy import Policy
+
+# With faces on and nothing said, the rule of a policy that says nothing (red and yellow).
+FACE_RULES_WITH_FACES: frozenset[Colour] = Policy.model_fields["face_match_required"].default
+
+
+class PolicySettings(Policy):
+    """All permit rules a gate applies; a policy document from the platform replaces them.
+
+    In the config file the face rules follow `faces.enabled`: a gate that checks no face is
+    given no rule that needs one, and a face rule on such a gate is an error.
+    """
+
+    face_match_required: frozenset[Colour] = Field(
+        frozenset(),
+        description="Colours whose passes must be shown by the holder's own face. Unset: "
+        "[\"red\", \"yellow\"] when faces.enabled is true, [] when it is false. A gate without "
+        "faces checks no face, so listing a colour then is an error (never a rule silently "
+        "skipped).",
+    )
+    liveness_required: frozenset[Colour] = Field(
+        frozenset(),
+        description="Colours for which a face must pass the liveness check. Needs "
+        "faces.enabled = true: listing a colour without faces is an error.",
+    )
 
 
 class Settings(Section):
@@ -28,10 +56,41 @@ class Settings(Section):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     passes: PassesSettings
     vision: VisionSettings = Field(default_factory=VisionSettings)
-    policy: Policy = Field(default_factory=Policy)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
     faces: FacesSettings = Field(default_factory=FacesSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     panel: PanelSettings = Field(default_factory=PanelSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _face_rules_follow_faces(cls, data: Any) -> Any:
+        """Unset face rules of a gate with faces: red and yellow passes need the holder's face."""
+        if not isinstance(data, dict):
+            return data
+        faces, policy = data.get("faces"), data.get("policy", {})
+        enabled = (faces.enabled if isinstance(faces, FacesSettings)
+                   else isinstance(faces, dict) and faces.get("enabled") is True)
+        if not enabled or not isinstance(policy, dict) or "face_match_required" in policy:
+            return data
+        rule = sorted(c.value for c in FACE_RULES_WITH_FACES)
+        return {**data, "policy": {**policy, "face_match_required": rule}}
+
+    @model_validator(mode="after")
+    def _check_face_rules_can_be_enforced(self) -> Settings:
+        if self.faces.enabled:
+            return self
+        claimed = [(key, sorted(c.value for c in colours)) for key, colours in
+                   (("face_match_required", self.policy.face_match_required),
+                    ("liveness_required", self.policy.liveness_required)) if colours]
+        if claimed:
+            shown = " and ".join(f"policy.{key} = {json.dumps(names)}" for key, names in claimed)
+            removed = " and ".join(f"policy.{key}" for key, _ in claimed)
+            rules = "these rules cannot be" if len(claimed) > 1 else "this rule cannot be"
+            raise ValueError(
+                f"{shown}: faces.enabled is false, so no face is checked and {rules} enforced "
+                f"(a pass alone would be let through); set faces.enabled = true, or remove "
+                f"{removed}")
+        return self
 
     @model_validator(mode="after")
     def _check_readers_and_pins(self) -> Settings:

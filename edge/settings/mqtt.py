@@ -29,7 +29,8 @@ class WebhookSettings(Section):
         "secret key (work-chat robots do).",
     )
     url_file: Path | None = Field(
-        None, description="File holding the URL (kept out of the config because robot URLs "
+        None, strict=False,
+        description="File holding the URL (kept out of the config because robot URLs "
         "embed their key).",
     )
     format: Literal["json", "work_chat"] = Field(
@@ -37,14 +38,16 @@ class WebhookSettings(Section):
         "group-robot text message ({\"msgtype\": \"text\", ...}).",
     )
     min_severity: Severity = Field(
-        Severity.WARNING, description="Send alerts of this severity and above: 'info', "
+        Severity.WARNING, strict=False,
+        description="Send alerts of this severity and above: 'info', "
         "'warning' or 'urgent'.",
     )
     grids: list[str] = Field(
         default_factory=list, description="Only alerts of these grids; empty means all alerts.",
     )
     secret_file: Path | None = Field(
-        None, description="File with a shared secret; the body's HMAC-SHA256 is then sent in "
+        None, strict=False,
+        description="File with a shared secret; the body's HMAC-SHA256 is then sent in "
         "the X-Gridgate-Signature header (json format).",
     )
     timeout_s: float = Field(10.0, gt=0, le=120, description="Seconds to wait for a reply.")
@@ -89,15 +92,20 @@ class MqttSettings(Section):
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive interval.")
     tls: bool = Field(False, description="Connect with TLS.")
     ca_file: Path | None = Field(
-        None, description="CA certificate (PEM) that signed the broker's certificate; default: "
+        None, strict=False,
+        description="CA certificate (PEM) that signed the broker's certificate; default: "
         "the system's CAs.",
     )
-    cert_file: Path | None = Field(None, description="Client certificate (PEM), if the broker "
-                                   "asks for one.")
-    key_file: Path | None = Field(None, description="Private key of the client certificate.")
+    cert_file: Path | None = Field(
+        None, strict=False, description="Client certificate (PEM), if the broker asks for one.",
+    )
+    key_file: Path | None = Field(
+        None, strict=False, description="Private key of the client certificate.",
+    )
     username: str | None = Field(None, max_length=200, description="Broker user name.")
     password_file: Path | None = Field(
-        None, description="File holding the broker password (never put a password in the "
+        None, strict=False,
+        description="File holding the broker password (never put a password in the "
         "config); read again at every connection attempt.",
     )
     session_expiry_s: int = Field(

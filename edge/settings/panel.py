@@ -34,10 +34,12 @@ class PanelSettings(Section):
         "capture them and open the door. Leave false and use tls = true instead.",
     )
     tls_cert: Path | None = Field(
-        None, description="PEM certificate; default <state_dir>/panel/tls.crt when tls is on.",
+        None, strict=False,
+        description="PEM certificate; default <state_dir>/panel/tls.crt when tls is on.",
     )
     tls_key: Path | None = Field(
-        None, description="PEM private key; default <state_dir>/panel/tls.key when tls is on.",
+        None, strict=False,
+        description="PEM private key; default <state_dir>/panel/tls.key when tls is on.",
     )
     session_hours: float = Field(
         12.0, gt=0, le=24 * 30, description="A login lasts at most this long (one shift).",
@@ -76,7 +78,8 @@ class PanelSettings(Section):
         72, ge=1, le=24 * 31, description="Longest validity of a visitor pass.",
     )
     visitor_key: Path | None = Field(
-        None, description="Local Ed25519 key that signs visitor passes (trusted for visitors "
+        None, strict=False,
+        description="Local Ed25519 key that signs visitor passes (trusted for visitors "
         "only); default <state_dir>/keys/visitor.key, created on first start.",
     )
 

@@ -6,7 +6,7 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,7 @@ from gate.errors import JournalError
 from gate.events import JournalEvent
 from gate.journal import schema
 from gate.journal.queries import JournalQueries, utc_text
-from gate.journal.rows import passage_row
+from gate.journal.rows import PEER_COLUMNS, passage_row
 from gate.model import AlertSpec, Decision, Person
 from gate.observation import Observation
 from gate.store import immediate
@@ -49,6 +49,7 @@ class Journal(JournalQueries):
         self._lock = threading.RLock()
         self._hooks: list[TransactionHook] = []
         self._listeners: list[Listener] = []
+        self._last_order_at: str | None = None  # order_at of this gate's newest passage
         try:
             schema.migrate(db)
         except sqlite3.Error as exc:
@@ -98,8 +99,11 @@ class Journal(JournalQueries):
         row = passage_row(observation, decision, person, gate_id=self.gate_id,
                           event_id=new_event_id(), actor=actor)
         with self._transaction() as events:
+            # Never ordered before a passage this gate recorded earlier (clock stepped back).
+            row["order_at"] = max(row["at"], self._order_floor())
             passage_id = self.db.table("passages").insert({**row, "granted": int(decision.granted)}
                                                     ).last_pk
+            self._last_order_at = row["order_at"]
             row = {"id": passage_id, **row}
             events.append(JournalEvent(row["event_id"], EventType.PASSAGE, row, row["grid_id"]))
             for spec in decision.alerts:
@@ -122,12 +126,14 @@ class Journal(JournalQueries):
         person_id: str | None = None,
         household_id: str | None = None,
         grid_id: str | None = None,
+        passage_id: int | None = None,
     ) -> JournalEvent:
-        """Record an alert not tied to a passage (door forced, gate offline, bad document)."""
+        """Record an alert raised apart from a decision (door forced, a bad document, a quota
+        conflict found later about `passage_id`)."""
         with self._transaction() as events:
             events.append(self._insert_alert(
                 spec, reader_id=reader_id, person_id=person_id, household_id=household_id,
-                grid_id=grid_id, passage_id=None, at=self.clock.now(),
+                grid_id=grid_id, passage_id=passage_id, at=self.clock.now(),
             ))
         return events[0]
 
@@ -166,6 +172,42 @@ class Journal(JournalQueries):
             row = {"id": self.db.table("door_events").insert(row).last_pk, **row}
             events.append(JournalEvent(row["event_id"], EventType.DOOR, row))
         return events[0]
+
+    def _order_floor(self) -> str:
+        if self._last_order_at is None:  # once per start: this gate's newest passage
+            latest = self.db.execute("SELECT MAX(order_at) FROM passages "
+                                     "WHERE received_at IS NULL").fetchone()[0]
+            self._last_order_at = latest or ""
+        return self._last_order_at
+
+    def record_peer_passage(self, row: Mapping[str, Any], *, seq: int) -> bool:
+        """Keep a passage another gate of the compound decided (its columns, PEER_COLUMNS);
+        True when it is new, False for one already held (replays and redeliveries are
+        harmless). It goes to no outbox: the gate that decided it sends it."""
+        if row["gate_id"] == self.gate_id:
+            raise ValueError(f"a peer passage cannot claim this gate's id {self.gate_id!r}")
+        values = {name: row[name] for name in PEER_COLUMNS}
+        values["granted"] = int(bool(values["granted"]))
+        values |= {"origin_seq": seq, "received_at": utc_text(self.clock.now()),
+                   "snapshot": None}
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        with self._lock:
+            try:
+                with immediate(self.db):
+                    cursor = self.db.execute(
+                        f"INSERT OR IGNORE INTO passages ({names}) VALUES ({marks})",
+                        list(values.values()))
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot write the journal: {exc}") from exc
+        return cursor.rowcount == 1
+
+    def peer_high_water(self) -> dict[str, int]:
+        """The newest sequence number held of each peer gate (what catching up starts from)."""
+        rows = self.db.execute(
+            "SELECT gate_id, MAX(origin_seq) FROM passages WHERE origin_seq IS NOT NULL "
+            "GROUP BY gate_id").fetchall()
+        return {gate: int(seq) for gate, seq in rows}
 
     def acknowledge_alert(self, alert_id: int, by: str, comment: str = "") -> bool:
         """Mark an alert acknowledged; False when it does not exist or was already acknowledged."""

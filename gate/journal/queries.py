@@ -48,8 +48,10 @@ class JournalQueries:
         """The passages a decision about this person may look at (see gate.model.History)."""
         last = None
         if person_id:
+            # The compound's last passage of the person, at whichever gate: by time, since a
+            # peer's passage may arrive after a later one of ours.
             rows = _rows(self.db, "SELECT * FROM passages WHERE person_id = ? AND granted = 1 "
-                         "ORDER BY id DESC LIMIT 1", [person_id])
+                         "ORDER BY order_at DESC, id DESC LIMIT 1", [person_id])
             last = _ref(rows[0]) if rows else None
         household: tuple[PassageRef, ...] = ()
         if household_id:
@@ -58,7 +60,8 @@ class JournalQueries:
                 self.db,
                 "SELECT * FROM passages WHERE household_id = ? AND granted = 1"
                 " AND direction = 'out'"
-                " AND at >= ? ORDER BY id", [household_id, utc_text(since)]))
+                " AND at >= ? ORDER BY at, id", [household_id, utc_text(since)]))
+        # Companions travel through the same door: this gate's exits only.
         since = now - timedelta(seconds=max(policy.yellow.companion_window_s, 1))
         recent = tuple(_ref(r) for r in _rows(
             self.db,
@@ -67,28 +70,65 @@ class JournalQueries:
         return History(last_passage=last, household_exits=household, recent_exits=recent)
 
     def trajectory(self, person_id: str, limit: int | None = None) -> list[dict[str, Any]]:
-        """One person's passages, oldest first (denied attempts included: they are part of it)."""
-        sql = "SELECT * FROM passages WHERE person_id = ? ORDER BY id"
+        """One person's passages at every gate of the compound, oldest first (denied attempts
+        included: they are part of it)."""
+        sql = "SELECT * FROM passages WHERE person_id = ? ORDER BY order_at, id"
         params: list[Any] = [person_id]
         if limit is not None:
-            sql = f"SELECT * FROM ({sql} DESC LIMIT ?) ORDER BY id"
+            sql = ("SELECT * FROM (SELECT * FROM passages WHERE person_id = ? "
+                   "ORDER BY order_at DESC, id DESC LIMIT ?) ORDER BY order_at, id")
             params.append(limit)
         return [self._passage(r) for r in _rows(self.db, sql, params)]
 
     def who_is_out(self) -> list[dict[str, Any]]:
-        """Persons whose last granted passage was an exit, longest out first."""
+        """Persons whose last granted passage, at any gate of the compound, was an exit; longest
+        out first."""
         rows = _rows(
             self.db,
             """
-            SELECT p.* FROM passages p
-            JOIN (SELECT person_id, MAX(id) AS last_id FROM passages
-                  WHERE granted = 1 AND person_id IS NOT NULL GROUP BY person_id) l
-              ON p.id = l.last_id
-            WHERE p.direction = 'out' ORDER BY p.id
+            SELECT * FROM (
+                SELECT p.*, ROW_NUMBER() OVER (
+                    PARTITION BY person_id ORDER BY order_at DESC, id DESC) AS newest
+                FROM passages p WHERE granted = 1 AND person_id IS NOT NULL)
+            WHERE newest = 1 AND direction = 'out' ORDER BY order_at, id
             """,
             [],
         )
-        return [self._passage(r) for r in rows]
+        return [self._passage({k: v for k, v in r.items() if k != "newest"}) for r in rows]
+
+    def passages_between(self, start: datetime, end: datetime, *,
+                         gate_id: str | None = None) -> list[dict[str, Any]]:
+        """Passages from `start` (inclusive) to `end` (exclusive), oldest first; of one gate of
+        the compound or of all."""
+        sql = "SELECT * FROM passages WHERE at >= ? AND at < ?"
+        params: list[Any] = [utc_text(start), utc_text(end)]
+        if gate_id is not None:
+            sql += " AND gate_id = ?"
+            params.append(gate_id)
+        return [self._passage(r) for r in _rows(self.db, sql + " ORDER BY at, id", params)]
+
+    def contacts(self, person_id: str, within: timedelta, *,
+                 since: datetime | None = None) -> list[dict[str, Any]]:
+        """Everyone who passed the same gate within `within` of one of the person's granted
+        passages (from `since`), oldest first: each of their passages once, with the person's
+        passage it was nearest (`near_event_id`, `near_at`) and the gap in seconds."""
+        own = _rows(self.db, "SELECT event_id, gate_id, at FROM passages WHERE person_id = ? "
+                    "AND granted = 1 AND at >= ? ORDER BY at, id",
+                    [person_id, utc_text(since) if since else ""])
+        found: dict[str, dict[str, Any]] = {}
+        for mine in own:
+            at = _utc(mine["at"])
+            for row in _rows(self.db, "SELECT * FROM passages WHERE gate_id = ? AND at >= ? "
+                             "AND at <= ? AND granted = 1 AND person_id IS NOT NULL "
+                             "AND person_id != ?",
+                             [mine["gate_id"], utc_text(at - within), utc_text(at + within),
+                              person_id]):
+                gap = abs((_utc(row["at"]) - at).total_seconds())
+                if row["event_id"] not in found or gap < found[row["event_id"]]["gap_s"]:
+                    found[row["event_id"]] = {**self._passage(row), "gap_s": round(gap, 3),
+                                              "near_event_id": mine["event_id"],
+                                              "near_at": mine["at"]}
+        return sorted(found.values(), key=lambda r: (r["at"], r["id"]))
 
     def recent_passages(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest passages, newest first."""

@@ -12,6 +12,13 @@ from gate.journal.queries import utc_text
 from gate.model import Decision, Person
 from gate.observation import Observation
 
+# What another gate of the compound tells of its passage: the row without the snapshot, whose
+# file stays on that gate.
+PEER_COLUMNS = ("event_id", "at", "gate_id", "reader_id", "direction", "person_id",
+                "household_id", "grid_id", "pass_id", "method", "colour", "granted", "rule",
+                "reason_zh", "reason_en", "face_distance", "faces_in_view", "actor",
+                "order_at")
+
 
 def passage_row(observation: Observation, decision: Decision, person: Person | None, *,
                 gate_id: str, event_id: str | None, actor: str | None) -> dict[str, Any]:

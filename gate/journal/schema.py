@@ -78,6 +78,23 @@ def _create_tables(db: Database) -> None:
     )
 
 
+@migrations(name="0002_peer_passages")
+def _peer_passages(db: Database) -> None:
+    # The compound's history: other gates' passages are kept beside this gate's own, in the same
+    # table (gate_id says whose). Passages are immutable facts with unique event ids, so the
+    # union is the same whatever order they arrive in; rules order them by `order_at`, not by
+    # `id` (arrival). `order_at` is `at`, except that a gate never orders a passage before one
+    # it recorded earlier (a clock stepped back by NTP keeps each gate's recording order).
+    db.execute("ALTER TABLE passages ADD COLUMN origin_seq INTEGER")  # the peer's event seq
+    db.execute("ALTER TABLE passages ADD COLUMN received_at TEXT")  # NULL: decided here
+    db.execute("ALTER TABLE passages ADD COLUMN order_at TEXT")
+    db.execute("UPDATE passages SET order_at = (SELECT MAX(q.at) FROM passages q "
+               "WHERE q.id <= passages.id)")
+    db.execute("CREATE INDEX passages_person_order ON passages (person_id, order_at)")
+    db.execute("CREATE INDEX passages_gate_at ON passages (gate_id, at)")
+    db.execute("CREATE INDEX passages_at ON passages (at)")
+
+
 def migrate(db: Database) -> None:
     """Bring the journal tables up to date."""
     migrations.apply(db)

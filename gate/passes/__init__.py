@@ -6,6 +6,7 @@ from gate.passes.keys import (
     SigningKey,
     generate_signing_key,
     key_id_of,
+    load_or_create_signing_key,
     load_public_key,
     load_signing_key,
     write_key_pair,
@@ -18,6 +19,7 @@ from gate.passes.verify import decode_unverified, verify_pass
 __all__ = [
     "PREFIX", "PassCheck", "PassClaims", "PassFormatError", "PassReason", "Revocations",
     "SigningKey", "TrustList", "TrustedKey", "decode_unverified", "encode_pass",
-    "generate_signing_key", "key_id_of", "load_public_key", "load_signing_key", "qr_matrix",
-    "qr_version", "verify_pass", "write_key_pair", "write_qr_png", "write_signing_key",
+    "generate_signing_key", "key_id_of", "load_or_create_signing_key", "load_public_key",
+    "load_signing_key", "qr_matrix", "qr_version", "verify_pass", "write_key_pair",
+    "write_qr_png", "write_signing_key",
 ]

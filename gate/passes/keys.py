@@ -97,6 +97,20 @@ def load_signing_key(path: Path | str) -> SigningKey:
     return SigningKey.from_private(key)
 
 
+def load_or_create_signing_key(path: Path | str) -> tuple[SigningKey, bool]:
+    """The private key stored at `path`, created there first (0600, folders 0700) when there
+    is none; True when it was just created. Two processes creating it at once end up with the
+    same key: the second finds the first's file and loads it."""
+    path = Path(path)
+    if not path.exists():
+        try:
+            write_signing_key(generate_signing_key(), path)
+            return load_signing_key(path), True
+        except FileExistsError:
+            pass
+    return load_signing_key(path), False
+
+
 def load_public_key(path: Path | str) -> Ed25519PublicKey:
     """Load a PEM public key (`signing.pub`)."""
     return public_key_from_pem(_read(path), str(path))

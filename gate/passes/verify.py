@@ -22,7 +22,7 @@ from gate.passes.codec import (
     claims_from_map,
     sig_structure,
 )
-from gate.passes.trust import Revocations, TrustList
+from gate.passes.trust import PASS_SCOPES, Revocations, TrustList
 
 MAX_TEXT = 4296  # the most a QR code can hold in alphanumeric mode
 MAX_COSE = 2048  # decompressed bytes; a real pass is about 150 (stops zlib bombs)
@@ -129,9 +129,10 @@ def _verify(text: str, trust: TrustList, revocations: Revocations, compound_id: 
     if key.scope == "visitor" and claims.kind.value != "visitor":
         return PassCheck(False, PassReason.KEY_NOT_ALLOWED,
                          f"key {kid} may sign visitor passes only", claims, kid)
-    if key.scope == "platform":
+    if key.scope not in PASS_SCOPES:  # "platform" and "gate" keys sign no pass at all
+        what = "a gate's messages" if key.scope == "gate" else "platform data"
         return PassCheck(False, PassReason.KEY_NOT_ALLOWED,
-                         f"key {kid} signs platform data, not passes", claims, kid)
+                         f"key {kid} signs {what}, not passes", claims, kid)
     if claims.compound_id != compound_id:
         return PassCheck(False, PassReason.OTHER_COMPOUND,
                          f"issued for compound {claims.compound_id}", claims, kid)

@@ -239,3 +239,60 @@ def test_phone_live_view_and_visitor_pass(browser: Any, gate: Gate) -> None:
     assert "李伟" in page.locator(".pass-card").inner_text()
     shot(page, "visitor-pass-phone.png")
     close(page, gate)
+
+
+def test_person_page_shows_gates_and_contacts(browser: Any, gate: Gate) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from gate.journal.queries import utc_text
+    from gate.model import Colour, Decision, Method, Person
+    from gate.observation import Observation
+
+    # Two hours ahead: never ordered before the scenario's passages this gate recorded, and
+    # far from them, so none of its residents counts as a contact.
+    journal, base = gate.app.journal, datetime.now(UTC) + timedelta(hours=2)
+    peer_gate = "gate-north"
+
+    def here(person: str, at: datetime) -> None:
+        decision = Decision(granted=True, rule="green.out", reason_zh="放行",
+                            reason_en="granted", person_id=person, colour=Colour.GREEN)
+        journal.record_passage(Observation(reader=gate.app.readers["out-cam"],
+                                           method=Method.PASS, seen_at=at),
+                               decision, Person(person, "h-90", "grid-9"))
+
+    def there(person: str, at: datetime, seq: int) -> None:
+        journal.record_peer_passage({
+            "event_id": f"north-{seq}", "at": utc_text(at), "gate_id": peer_gate,
+            "reader_id": "north-in", "direction": "in", "person_id": person,
+            "household_id": "h-91", "grid_id": "grid-9", "pass_id": None, "method": "pass",
+            "colour": "green", "granted": True, "rule": "green.out", "reason_zh": "放行",
+            "reason_en": "granted", "face_distance": None, "faces_in_view": 0, "actor": None,
+            "order_at": utc_text(at)}, seq=seq)
+
+    here("t-901", base)                                 # out by this gate
+    here("t-902", base + timedelta(minutes=3))          # 3 minutes after, same gate
+    there("t-903", base + timedelta(minutes=22), 1)     # 8 minutes before t-901's return
+    there("t-901", base + timedelta(minutes=30), 2)     # back in by the other gate
+    page = new_page(browser, gate, PC)
+    log_in(page)
+    page.goto("/persons/t-901")
+    trajectory = page.locator("table.trajectory")
+    assert trajectory.locator("th").nth(3).inner_text() == "门"
+    assert trajectory.locator("td.gate").all_inner_texts() == [peer_gate, "gate-east 本门"]
+    contacts = page.locator("#contacts")
+    assert "10 分钟" in contacts.locator("select[name=within] option:checked").inner_text()
+    rows = contacts.locator("tbody tr")
+    assert [rows.nth(i).get_attribute("data-contact") for i in range(rows.count())] == [
+        "t-902", "t-903"]
+    assert "晚 3:00" in rows.nth(0).inner_text() and "gate-east" in rows.nth(0).inner_text()
+    assert "早 8:00" in rows.nth(1).inner_text() and peer_gate in rows.nth(1).inner_text()
+    shot(page, "person-contacts-pc.png")
+    contacts.locator("select[name=within]").select_option("5")
+    contacts.locator("button[type=submit]").click()
+    page.wait_for_url("**/persons/t-901?within=5*")
+    rows = page.locator("#contacts tbody tr")
+    assert rows.count() == 1 and rows.first.get_attribute("data-contact") == "t-902"
+    rows.first.locator("a").click()  # on to the contact's own page
+    page.wait_for_url("**/persons/t-902")
+    assert page.locator("#contacts tbody tr").first.get_attribute("data-contact") == "t-901"
+    close(page, gate)

@@ -17,6 +17,7 @@ from gate.controls import DoorControls, door_event_recorder
 from gate.door import Door, DoorMode
 from gate.errors import DoorError
 from gate.journal import Journal
+from gate.journal.keeper import RecordKeeper
 from gate.model import Direction, Reader
 from gate.policy import Policy
 from gate.registry import Registry
@@ -45,18 +46,19 @@ def gate(tmp_path: Path) -> Iterator[Gate]:
     journal = Journal(db, gate_id="gate-east", clock=clock)
     readers = {"in-cam": Reader("in-cam", "gate-east", Direction.IN),
                "out-cam": Reader("out-cam", "gate-east", Direction.OUT)}
-    record = door_event_recorder(journal)
+    keeper = RecordKeeper(journal)
+    record = door_event_recorder(keeper)
     doors = {"in-cam": Door(IN_PIN, open_seconds=5, door_contact_pin=CONTACT,
                             pin_factory=factory, clock=clock, on_event=record),
              "out-cam": Door(OUT_PIN, open_seconds=5, pin_factory=factory, clock=clock,
                              on_event=record)}
     checkpoint = Checkpoint(compound_id=COMPOUND,
                             rules=Rulebook(trust=trusting(PLATFORM), policy=Policy()),
-                            registry=Registry(db), journal=journal, doors=doors, clock=clock)
+                            registry=Registry(db), journal=journal, doors=doors, clock=clock,
+                            keeper=keeper)
     heard: list[Outcome] = []
     checkpoint.add_listener(heard.append)
-    controls = DoorControls(checkpoint=checkpoint, journal=journal, doors=doors,
-                            readers=readers)
+    controls = DoorControls(checkpoint=checkpoint, doors=doors, readers=readers)
     yield Gate(controls, journal, factory, heard, clock)
     controls.lock_all()
     db.close()

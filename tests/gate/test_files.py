@@ -159,16 +159,23 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def write_as(writer: str, target: Path) -> str:
+def write_as(writer: str, target: Path, code_dir: Path) -> str:
     """Try write_atomic(target) in a process of another account; what it raised."""
+    # A copy of gate/files.py (standard library only) in a folder every account may read:
+    # the clone itself may sit under a folder `nobody` cannot enter.
+    (code_dir / "gate").mkdir(parents=True)
+    shutil.copy2(REPO / "gate" / "files.py", code_dir / "gate" / "files.py")
+    (code_dir / "gate" / "__init__.py").write_text("")
+    for path in (code_dir, code_dir / "gate", *(code_dir / "gate").iterdir()):
+        path.chmod(0o755)
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from gate.files import write_atomic\n"
             "try:\n    write_atomic(sys.argv[2], b'new', mode=0o640)\n"
             "except OSError as exc:\n    print(type(exc).__name__, exc.filename)\n")
     if writer == "self":
-        command = [sys.executable, "-c", code, str(REPO), str(target)]
+        command = [sys.executable, "-c", code, str(code_dir), str(target)]
     else:
         command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                   str(SYSTEM_PYTHON), "-c", code, str(REPO), str(target)]
+                   str(SYSTEM_PYTHON), "-B", "-c", code, str(code_dir), str(target)]
     return subprocess.run(command, capture_output=True, text=True, check=True,
                           timeout=60).stdout.strip()
 
@@ -186,7 +193,8 @@ def test_a_read_only_folder_keeps_the_old_file() -> None:
         Path(made).chmod(0o755)
         folder.chmod(0o755 if os.geteuid() == 0 else 0o555)
         try:
-            said = write_as("nobody" if os.geteuid() == 0 else "self", target)
+            said = write_as("nobody" if os.geteuid() == 0 else "self", target,
+                            Path(made) / "code")
         finally:
             folder.chmod(0o755)
         assert said == f"PermissionError {target}"

@@ -37,6 +37,19 @@ def test_unit_supervises_restarts_and_hardens() -> None:
     assert "StandardOutput" not in d, "logs go to the journal (the default)"
 
 
+def _bytes(size: str) -> int:
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    return int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+
+
+def test_memory_is_capped_below_what_a_2_gb_pi_needs_for_itself() -> None:
+    # The panel runs in the gate's process: whatever gets past its bounds costs a restart of
+    # the service, never the board (docs/panel.md).
+    d = directives()
+    high, limit = _bytes(d["MemoryHigh"][0]), _bytes(d["MemoryMax"][0])
+    assert 600 * 1024**2 <= high < limit <= 1024**3, (high, limit)
+
+
 def _unit_for_verify(tmp_path: Path) -> Path:
     # verify insists that ExecStart exists; point it at a stand-in executable in tmp_path.
     program = tmp_path / "opt/gridgate/bin/gridgate"

@@ -46,6 +46,16 @@ def platform_trust() -> TrustList:
     return trust
 
 
+def as_legacy(signed: bytes) -> bytes:
+    """The same signed message in the first wire form (the JSON envelope): both carry the same
+    signature over the same payload bytes."""
+    header, payload = signed.split(b"\n", 1)
+    fields = json.loads(header)
+    return json.dumps({"schema_version": 1, "alg": "EdDSA", "kid": fields["kid"],
+                       "payload": payload.decode("utf-8"), "signature": fields["signature"]},
+                      ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def start_broker(workdir: Path, extra: str = "") -> Broker:
     workdir.mkdir(parents=True, exist_ok=True)
     broker = Broker(workdir, extra_config=BROKER_CONFIG + extra)
@@ -126,11 +136,12 @@ class Subscriber:
             self.messages.append((message.topic, message.payload))
 
     def events(self) -> list[EventMessage]:
-        """Every event message received (duplicates included), in arrival order."""
+        """Every event message received (duplicates included), in arrival order; what gates
+        tell each other (peers/...) is not for the platform."""
         with self._lock:
             items = list(self.messages)
         return [EventMessage.model_validate_json(p) for t, p in items
-                if not t.endswith("/state")]
+                if not t.endswith("/state") and "/peers/" not in t]
 
     def on(self, topic: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -26,7 +26,15 @@ from sync.commands import Action
 from sync.platform import PlatformError, signed_command, signed_document
 from sync.signing import sign_payload
 from sync.topics import DocumentKind
-from tests.sync.support import COMPOUND, GATE, NOW, PLATFORM_KEY, TOPICS, platform_trust
+from tests.sync.support import (
+    COMPOUND,
+    GATE,
+    NOW,
+    PLATFORM_KEY,
+    TOPICS,
+    as_legacy,
+    platform_trust,
+)
 
 ROSTER, PERMITS, TRUST = DocumentKind.ROSTER, DocumentKind.PERMITS, DocumentKind.TRUST
 REVOCATIONS, POLICY = DocumentKind.REVOCATIONS, DocumentKind.POLICY
@@ -204,7 +212,8 @@ def test_forged_unsigned_malformed_oversized_and_unknown_messages_are_counted_ne
     stranger = generate_signing_key()
     visitor = generate_signing_key()
     app.rules.trust.add(visitor.key_id, visitor.public_key, "visitor")
-    genuine = json.loads(doc(PERMITS, {"permits": []}, 1))
+    signed = doc(PERMITS, {"permits": []}, 1)
+    genuine = json.loads(as_legacy(signed))  # the JSON-envelope form of the same message
     altered = dict(genuine, payload=genuine["payload"].replace('"version":1', '"version":9'))
     unsigned = json.loads(genuine["payload"])
     cases = {
@@ -224,8 +233,10 @@ def test_forged_unsigned_malformed_oversized_and_unknown_messages_are_counted_ne
     assert send(app, ROSTER, doc(PERMITS, {"permits": []}, 1)) == "wrong_topic"
     for junk in (b"", b"[]", b"null", b'{"kid": 1, "signature": 2}', b"1e999999", b"[" * 100000):
         assert send(app, PERMITS, junk) in {"malformed", "unsigned"}
+    # The header-line form, its payload altered after signing.
+    assert send(app, PERMITS, signed.replace(b'"version":1', b'"version":9')) == "bad_signature"
     counters = app.sync.inbox.snapshot()  # type: ignore[union-attr]
-    assert counters["unknown_key"] == counters["bad_signature"] == 1
+    assert counters["unknown_key"] == 1 and counters["bad_signature"] == 2
     assert app.sync.versions() == {}  # type: ignore[union-attr]
     forged = [a for a in app.journal.alerts() if a["kind"] == "forged_document"]
     assert len(forged) == 1 and forged[0]["severity"] == "urgent"  # one a minute, not a flood
@@ -282,7 +293,7 @@ def test_forged_replayed_expired_and_misaddressed_commands_never_open_the_door(
     app.doors["in-cam"].set_mode(app.doors["in-cam"].mode)  # relock before the replay
     assert relay.value == 0
     assert run_command(app, good) == "command_duplicate"  # the same message again
-    original = json.loads(json.loads(good)["payload"])
+    original = json.loads(good.split(b"\n", 1)[1])  # the signed payload after the header
     replay = sign_payload(dict(original, command_id="another-id"), PLATFORM_KEY)
     assert run_command(app, replay) == "command_refused"  # its nonce under a new id: a replay
     assert relay.value == 0

@@ -27,6 +27,9 @@ from edge.panel.i18n import LANGUAGES
 from edge.panel.throttle import LoginAttempt
 from edge.panel.users import Role
 from edge.panel.views import cookie_options, language_of, redirect, render, safe_next
+from gate.errors import JournalError
+from gate.model import AlertSpec, Severity
+from gate.vocabulary import AlertKind
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -56,7 +59,35 @@ def _wait_text(request: Request, svc: Services, attempt: LoginAttempt) -> str:
     if attempt.busy:  # refused while other attempts are being checked, not locked
         return t("login.busy")
     # Whole seconds first: float noise must not turn 15 minutes into 16.
-    return t("login.locked", minutes=max(1, math.ceil(round(attempt.wait) / 60)))
+    minutes = max(1, math.ceil(round(attempt.wait) / 60))
+    if attempt.paced:  # a locked account, and this new address's turn has not come yet
+        return t("login.paced", minutes=minutes)
+    return t("login.locked", minutes=minutes)
+
+
+def _alert_guessing(svc: Services, attempt: LoginAttempt) -> None:
+    """Tell the admins (journal alert, once per lockout) that an account is being guessed at:
+    its name and how many addresses, never what was typed as the password. Names that are
+    no account raise nothing (the admins have nothing to protect there)."""
+    guessing = attempt.guessing
+    if guessing is None:
+        return
+    user = svc.users.get(guessing.account)
+    if user is None:
+        return
+    minutes = f"{svc.settings.lockout_minutes:g}"
+    log.warning("panel: account %r locked after %d failed logins from %d addresses",
+                user.name, guessing.failures, guessing.addresses)
+    try:
+        svc.gate.journal.record_alert(AlertSpec(
+            AlertKind.LOGIN_GUESSING, Severity.WARNING,
+            f"账号 {user.name} 正被猜测密码：{guessing.addresses} 个地址共登录失败 "
+            f"{guessing.failures} 次；这些地址已被锁定 {minutes} 分钟，账号在其他设备上仍可登录",
+            f"someone is guessing the password of account {user.name}: {guessing.failures} "
+            f"failed logins from {guessing.addresses} addresses; those addresses are locked "
+            f"out for {minutes} minutes, the account still signs in elsewhere"))
+    except JournalError as exc:  # the log above keeps the record
+        log.error("panel: login guessing alert not journaled: %s", exc)
 
 
 def _locked(request: Request, svc: Services, attempt: LoginAttempt,
@@ -91,12 +122,15 @@ def login(request: Request, svc: Services, _: AnonymousAction,
     with svc.throttle.attempt(name, address) as attempt:
         if attempt.wait:
             log.warning("panel login refused for %r from %s: %s", name, address,
-                        "other attempts being checked" if attempt.busy else "locked out")
+                        "other attempts being checked" if attempt.busy else
+                        "not this address's turn on a locked account" if attempt.paced else
+                        "locked out")
             return _locked(request, svc, attempt, **ctx)
         user = svc.users.authenticate(name, password)
         if user is None:
             attempt.failed()
             log.warning("panel login failed for %r from %s", name, address)
+            _alert_guessing(svc, attempt)
             if attempt.wait:
                 return _locked(request, svc, attempt, **ctx)
             t = svc.i18n.bound(language_of(request))
@@ -202,6 +236,7 @@ def change_password(request: Request, svc: Services, session: GuardAction,
                 status=429)
         if svc.users.authenticate(session.user.name, current) is None:
             attempt.failed()
+            _alert_guessing(svc, attempt)
             return render(request, "account.html", {
                 "session": session, "error": t("account.wrong_current")}, status=400)
         attempt.succeeded()

@@ -1,7 +1,10 @@
-"""Looking people up: permit, last passages, trajectory; who is out; counts per hour today."""
+"""Looking people up: permit, last passages, trajectory (with the gate of each passage) and
+contacts at every gate of the compound; who is out; counts per hour today."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from enum import IntEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -9,13 +12,27 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from edge.panel.deps import GuardView, Services
-from edge.panel.lookup import counts_today, person_view, search
+from edge.panel.lookup import ContactGroup, contact_groups, counts_today, person_view, search
 from edge.panel.models import PassageOut
 from edge.panel.services import PanelServices
 from edge.panel.views import render
 
 router = APIRouter()
 PersonId = Annotated[str, Path(min_length=1, max_length=64)]
+CONTACT_DAYS = 14  # contacts of the person's passages of the last two weeks
+CONTACTS_SHOWN = 300  # passages on the page at most (`gridgate contacts` lists them all)
+
+
+class ContactWindow(IntEnum):
+    """How close in time (minutes) a passage must be to count as a contact: a fixed choice."""
+
+    FIVE = 5
+    TEN = 10
+    THIRTY = 30
+    SIXTY = 60
+
+
+Within = Annotated[ContactWindow, Query(description="Minutes: 5, 10, 30 or 60.")]
 
 
 class PermitOut(BaseModel):
@@ -38,6 +55,15 @@ class PersonOut(BaseModel):
     permit: PermitOut | None
     is_out: bool
     passages: list[PassageOut]
+
+
+class ContactOut(PassageOut):
+    """A passage of someone else at the same gate near one of the person's passages."""
+
+    gap_s: float
+    offset_s: float  # after (+) or before (-) the person's passage
+    near_event_id: str
+    near_at: str
 
 
 class HourOut(BaseModel):
@@ -81,6 +107,31 @@ def _person_out(svc: PanelServices, person_id: str) -> PersonOut:
         passages=[PassageOut.model_validate(p) for p in view.passages])
 
 
+def _contacts(svc: PanelServices, person_id: str, within: ContactWindow) -> list[ContactGroup]:
+    since = svc.clock.now() - timedelta(days=CONTACT_DAYS)
+    return contact_groups(svc.db.conn(), person_id, timedelta(minutes=int(within)), since)
+
+
+def _gap(seconds: float) -> str:
+    """4:05 (minutes:seconds), 1:02:05 past an hour."""
+    hours, rest = divmod(round(abs(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _shown(groups: list[ContactGroup]) -> tuple[list[ContactGroup], int]:
+    """The groups the page shows (at most CONTACTS_SHOWN passages), and how many passages
+    there are in all."""
+    total, shown, room = sum(len(g.passages) for g in groups), [], CONTACTS_SHOWN
+    for group in groups:
+        if room <= 0:
+            break
+        rows = [{**r, "gap": _gap(r["offset_s"])} for r in group.passages[:room]]
+        shown.append(ContactGroup(group.person_id, group.household_id, rows))
+        room -= len(rows)
+    return shown, total
+
+
 def _counts(svc: PanelServices) -> DayCountsOut:
     day = counts_today(svc.db.conn(), svc.clock.now(), svc.gate.rules.policy.zone)
     return DayCountsOut(date=day.date, hours=[HourOut(hour=h.hour, granted_in=h.granted_in,
@@ -101,15 +152,28 @@ def persons_page(request: Request, svc: Services, session: GuardView,
 
 @router.get("/persons/{person_id}", response_class=HTMLResponse)
 def person_page(request: Request, svc: Services, session: GuardView,
-                person_id: PersonId) -> Response:
-    """One person: permit, trajectory, whether out now."""
-    return render(request, "person.html", {"p": _person_out(svc, person_id)})
+                person_id: PersonId, within: Within = ContactWindow.TEN) -> Response:
+    """One person: permit, trajectory with gates, whether out now, contacts."""
+    groups, total = _shown(_contacts(svc, person_id, within))
+    return render(request, "person.html", {
+        "p": _person_out(svc, person_id), "contacts": groups, "contacts_total": total,
+        "contacts_shown": sum(len(g.passages) for g in groups), "within": int(within),
+        "windows": [int(w) for w in ContactWindow], "contact_days": CONTACT_DAYS})
 
 
 @router.get("/api/persons/{person_id}", response_model=PersonOut)
 def person_api(svc: Services, session: GuardView, person_id: PersonId) -> PersonOut:
     """One person as JSON: permit, trajectory, whether out now."""
     return _person_out(svc, person_id)
+
+
+@router.get("/api/persons/{person_id}/contacts", response_model=list[ContactOut])
+def contacts_api(svc: Services, session: GuardView, person_id: PersonId,
+                 within: Within = ContactWindow.TEN) -> list[dict[str, Any]]:
+    """Everyone who passed the same gate of the compound within `within` minutes of one of
+    the person's granted passages of the last CONTACT_DAYS days, oldest first."""
+    rows = [r for g in _contacts(svc, person_id, within) for r in g.passages]
+    return sorted(rows, key=lambda r: (r["at"], r["id"]))
 
 
 @router.get("/api/who-is-out", response_model=list[PassageOut])

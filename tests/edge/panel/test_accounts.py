@@ -126,17 +126,49 @@ def test_password_change_and_removal_end_every_session(users: UserStore, db: Pan
     assert store.get(other) is None
 
 
-def test_throttle_locks_an_account_from_any_address_and_then_forgives() -> None:
+def test_throttle_locks_an_account_for_the_addresses_that_failed_and_then_forgives() -> None:
     now = [0.0]
     throttle = LoginThrottle(account_failures=3, address_failures=100, window_s=600,
                              lockout_s=900, monotonic=lambda: now[0])
     for i in range(2):
         assert throttle.failed("alice", f"10.0.0.{i}") == 0
     assert throttle.failed("Alice", "10.0.0.9") == pytest.approx(900)
-    assert throttle.locked_for("alice", "10.9.9.9") == pytest.approx(900)
+    for address in ("10.0.0.0", "10.0.0.1", "10.0.0.9"):
+        assert throttle.locked_for("alice", address) == pytest.approx(900)
     assert throttle.locked_for("bob", "10.0.0.1") == 0  # other accounts are not affected
-    now[0] += 901
+    # An address without failures may still try, one failure per lockout / failures (300 s).
+    assert throttle.locked_for("alice", "10.9.9.9") == 0
+    now[0] += 100
+    assert throttle.failed("alice", "10.9.9.9") == pytest.approx(900)  # prolonged
+    assert throttle.locked_for("alice", "10.9.9.8") == pytest.approx(300)
+    now[0] += 300
+    assert throttle.locked_for("alice", "10.9.9.8") == 0
+    assert throttle.locked_for("alice", "10.0.0.1") == pytest.approx(600)
+    now[0] += 601
     assert throttle.locked_for("alice", "10.0.0.1") == 0
+
+
+def test_throttle_lets_a_known_address_skip_the_pace_and_alerts_once() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(account_failures=3, address_failures=100, window_s=600,
+                             lockout_s=900, monotonic=lambda: now[0])
+    throttle.succeeded("alice", "10.1.1.1")  # the guard's desk
+    locks = []
+    for i in range(3):
+        with throttle.attempt("alice", f"10.0.0.{i}") as attempt:
+            attempt.failed()
+            locks.append(attempt.guessing)
+    assert locks[:2] == [None, None] and locks[2] is not None
+    assert (locks[2].account, locks[2].failures, locks[2].addresses) == ("alice", 3, 3)
+    with throttle.attempt("alice", "10.0.0.7") as fresh:  # a new address: checked, fails
+        assert fresh.wait == 0
+        assert fresh.failed() == pytest.approx(900) and fresh.guessing is None
+    paced = throttle.attempt("alice", "10.0.0.8")
+    assert paced.paced and paced.wait == pytest.approx(300)
+    with throttle.attempt("alice", "10.1.1.1") as desk:
+        assert desk.wait == 0
+        desk.succeeded()
+    assert throttle.locked_for("alice", "10.0.0.1") > 0  # a success does not end the lockout
 
 
 def test_throttle_locks_an_address_trying_many_accounts() -> None:
@@ -175,8 +207,12 @@ def test_throttle_counts_attempts_still_being_checked() -> None:
         assert fourth.wait == 0
         assert fourth.failed() == 0
     assert second.failed() == pytest.approx(900)  # the second failure locks the account
-    locked = throttle.attempt("alice", "10.0.0.5")
-    assert locked.wait == pytest.approx(900) and not locked.busy
+    locked = throttle.attempt("alice", "10.0.0.2")  # an address that failed
+    assert locked.wait == pytest.approx(900) and not locked.busy and not locked.paced
+    with throttle.attempt("alice", "10.0.0.5") as clean:  # one that has not may still try
+        assert clean.wait == 0
+        parallel = throttle.attempt("alice", "10.0.0.6")
+        assert parallel.busy and parallel.wait > 0  # a locked account: one at a time
     with throttle.attempt("bob", "10.0.0.1") as other:
         assert other.wait == 0
         other.succeeded()

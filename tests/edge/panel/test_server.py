@@ -216,7 +216,8 @@ def test_a_decision_the_journal_cannot_record_yet_still_reaches_the_feed(
             outcome = gate.pipelines["in-cam"].process(pass_frame(gate, tmp_path, seq=seq))[0]
             if not outcome.events:
                 break
-        assert outcome.decision.granted and gate.checkpoint.pending_records == 1
+        assert outcome.decision.granted and len(gate.keeper.waiting_passages()) == 1
+        assert gate.checkpoint.pending_records >= 1  # its door event waits with it
         shown = feed.wait_for("passage", seq)[-1]["html"]
         assert "尚未写入日志" in shown and "p-101" in shown and 'data-event=""' in shown
         key = shown.split('data-key="')[1].split('"')[0]

@@ -144,4 +144,6 @@ def test_visitor_key_follows_a_trust_list_the_platform_replaced(panel: Panel) ->
     _, response = register(panel)
     assert response.status_code == 200
     check = panel.gate.checkpoint.check_pass(response.json()["pass_text"], datetime.now(UTC))
-    assert check.valid and platform_only.get(response.json()["key_id"]).scope == "visitor"
+    in_force = panel.gate.rules.trust.get(response.json()["key_id"])
+    assert check.valid and in_force is not None and in_force.scope == "visitor"
+    assert platform_only.get(response.json()["key_id"]) is None  # replaced whole, not edited
