@@ -390,9 +390,9 @@ def test_a_large_document_arrives_over_tls_as_over_tcp(secure_broker: Any,  # no
         wait_until(lambda: link.connected, what="connected over TLS")
         publish(broker_options(broker, client_id="tls-large-platform", persistent=False,
                                **secure), [(TOPICS.documents(ROSTER), roster, False)])
-        wait_until(lambda: link.versions() == {"roster": 1}, what="the roster applied")
-        assert link.inbox.snapshot() == {"document_applied": 1}
-        assert kinds == [mmap.mmap]
+        wait_until(lambda: link.inbox.snapshot() == {"document_applied": 1},
+                   what="the roster applied")
+        assert link.versions() == {"roster": 1} and kinds == [mmap.mmap]
     finally:
         link.stop()
 
