@@ -24,6 +24,7 @@ The platform publishes with QoS 1, so a QoS 0 flood only ever pushes out its own
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections import Counter, deque
@@ -52,6 +53,7 @@ MAX_COMMAND_BYTES = 4096  # a signed command is under 1 KB
 MAX_QUEUED_DOCUMENTS = 64  # and at most two of the largest documents' worth of bytes
 MAX_QUEUED_COMMANDS = 64
 LOG_BURST = 10  # rejection lines per reason a minute; the rest are counted, then summed up
+DOCUMENTS_NICE = 10  # the documents thread runs this much nicer than the gate
 FORGED = {InboundKind.DOCUMENT: AlertKind.FORGED_DOCUMENT,
           InboundKind.COMMAND: AlertKind.FORGED_COMMAND}
 REFUSED = {DocumentKind.ROSTER: AlertKind.ROSTER_REFUSED,
@@ -231,6 +233,8 @@ class Inbox:
                                          self._command_queue.max_bytes)
 
     def _run(self, items: _Queue) -> None:
+        if items is self._queue:
+            _lower_priority(DOCUMENTS_NICE)
         while (item := items.get()) is not None:
             try:
                 if item.refusal is not None:
@@ -378,6 +382,17 @@ class Inbox:
         """A copy of the counters."""
         with self._counter_lock:
             return dict(self.counters)
+
+
+def _lower_priority(by: int) -> None:
+    """This thread's CPU priority lowered (Linux nice values are per thread): verifying and
+    parsing documents is background work; the door's thread and commands come first."""
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS,
+                                                                      thread) + by))
+    except (OSError, AttributeError):  # not Linux: the thread keeps the process's priority
+        pass
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -54,6 +54,7 @@ BIG = 64 * 1024  # a PUBLISH above this gets its payload read into a memory map
 _PEEK = 8 * 1024  # the header of a big PUBLISH is expected within its first bytes
 _HEAD = 2 + 65535 + 2  # topic length, the longest topic, packet id: what a refusal reads
 _SCRATCH = 1024 * 1024
+_LOW_WATER = 512 * 1024  # a big payload is read in pieces of this, one wake-up each
 # TCP on Linux: recv(MSG_TRUNC) drops the bytes in the kernel, copying nothing (not over TLS).
 _DISCARD = getattr(socket, "MSG_TRUNC", 0)
 _READS_PER_CALL = 100  # as paho: return to the network loop now and then
@@ -129,6 +130,7 @@ def install(client: mqtt.Client, *, max_packet: int, screen: Screen | None = Non
         return
     scratch = bytearray(_SCRATCH)
     reading = _Reading()
+    low_water = [1]  # the socket's SO_RCVLOWAT as set
     original_publish = client._handle_publish
 
     def v5() -> bool:
@@ -147,6 +149,19 @@ def install(client: mqtt.Client, *, max_packet: int, screen: Screen | None = Non
         except ssl.SSLWantWriteError as err:
             client._call_socket_register_write()
             raise BlockingIOError() from err
+
+    def wake_at(amount: int) -> None:
+        """Have the network loop woken only once `amount` bytes wait (SO_RCVLOWAT, plain TCP):
+        a big payload then arrives in a few large reads instead of hundreds of small ones,
+        each of which would take the interpreter from the door's thread for a moment."""
+        sock = client._sock
+        if amount == low_water[0] or sock is None or isinstance(sock, ssl.SSLSocket):
+            return
+        try:
+            cast(socket.socket, sock).setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, amount)
+            low_water[0] = amount
+        except OSError:
+            low_water[0] = amount  # not supported here: reads stay as they come
 
     def start(remaining: int) -> None:
         """The fixed header is read: choose how to read the rest."""
@@ -234,6 +249,8 @@ def install(client: mqtt.Client, *, max_packet: int, screen: Screen | None = Non
         while packet["to_process"] > 0:
             done = packet["remaining_length"] - packet["to_process"]
             buffer, begin, end = target(done)
+            wake_at(min(packet["to_process"], _LOW_WATER) if reading.mode in (BODY, SKIP)
+                    else 1)
             try:
                 with memoryview(buffer) as view:
                     got = recv_into(view[begin:end], discard=buffer is scratch)
@@ -271,6 +288,7 @@ def install(client: mqtt.Client, *, max_packet: int, screen: Screen | None = Non
         client._in_packet = {"command": 0, "have_remaining": 0, "remaining_count": [],
                              "remaining_mult": 1, "remaining_length": 0,
                              "packet": bytearray(b""), "to_process": 0, "pos": 0}
+        wake_at(1)
         reading.mode, reading.header, reading.body, reading.refusal = WHOLE, None, None, None
         with client._msgtime_mutex:
             client._last_bytes_received = mqtt.time_func()
