@@ -4,38 +4,37 @@ Each gate decides alone on what it knows (gate/compound.py); this link makes wha
 compound's. Every passage this gate records gets, in the journal's own transaction, an outbox
 row of the `peer` sink: the passage's columns (gate.journal.rows.PEER_COLUMNS), signed with
 this gate's own Ed25519 key (state_dir/keys/gate.key, scope "gate" in the trust list). A sender
-thread of its own publishes those rows in order with QoS 1 on PREFIX/v1/COMPOUND/GATE/peers/
-passages and deletes each after its PUBACK, so they survive restarts and outages like every
-outbox row, and a broker that refuses them (an ACL) never holds up the platform's events.
+thread of its own (sync/peer_sender.py) publishes those rows in order with QoS 1 on
+PREFIX/v1/COMPOUND/GATE/peers/passages and deletes each after its PUBACK, so they survive
+restarts and outages like every outbox row, and a broker that refuses them (an ACL) never holds
+up the platform's events.
 
-Receiving (PREFIX/v1/COMPOUND/+/peers/passages, persistent session, QoS 1): on a thread of
-its own, in arrival order, each message is acknowledged after it was handled. A message is
-refused, counted and never applied when it is oversized, unsigned, signed by a key that is
-not the "gate" key of exactly the gate named in the topic (the signature is checked over the
-raw bytes before anything in them is parsed), malformed (PeerPassage below is strict), of
-another compound, naming another gate than its topic and its key, or claiming this gate's own
-id. A new peer passage that is a granted yellow exit is checked for a quota conflict
+Receiving (PREFIX/v1/COMPOUND/+/peers/passages, persistent session, QoS 1): on a thread of its
+own, in arrival order, each message is acknowledged after it was handled. A message is refused,
+counted and never applied when it is oversized, unsigned, signed by a key that is not the
+"gate" key of exactly the gate named in the topic (the signature is checked over the raw bytes
+before anything in them is parsed), malformed (the models of sync/peer_messages.py are strict),
+of another compound, naming another gate than its topic and its key, or claiming this gate's
+own id. A new peer passage that is a granted yellow exit is checked for a quota conflict
 (gate.compound.quota_conflict): the gate whose own exit is the latest raises the alert.
 
 Catching up: a gate that was offline gets what it missed from its persistent session. A gate
 that is new, whose session expired, or whose broker forgot it, asks: on every connection it
 publishes a signed catch-up request on PREFIX/v1/COMPOUND/GATE/peers/catchup with the newest
-sequence number it holds of each peer, taken before anything of the new session was applied
-(so a live message cannot hide a gap), and once more to each peer whose state turns online
-while it listens. Each peer answers on PREFIX/v1/COMPOUND/REQUESTER/peers/replay/PEER with its
-own passages after that number, or, when the requester holds none of its passages, those the
-rules look back on, at most `max_replay` per answer, then a `peer_replay_done` message; the
-requester asks again from the last one while `more` is true. Merging is safe whatever the
-order: passages are immutable facts with unique event ids, and the rules order them by
-`order_at`.
+sequence number it holds of each peer, taken before anything of the new session was applied (so
+a live message cannot hide a gap), and once more to each peer whose state turns online while it
+listens. Each peer answers on PREFIX/v1/COMPOUND/REQUESTER/peers/replay/PEER with its own
+passages after that number, or, when the requester holds none of its passages, those the rules
+look back on, at most `max_replay` per answer, then a `peer_replay_done` message; the requester
+asks again from the last one while `more` is true. Merging is safe whatever the order: passages
+are immutable facts with unique event ids, and the rules order them by `order_at`.
 
-The compound view (gate.compound.CompoundView) hears the broker connection come and go and
-each peer's retained state message turn online or offline.
+The compound view (gate.compound.CompoundView) hears the broker connection come and go and each
+peer's retained state message turn online or offline.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -44,13 +43,13 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import MQTT_ERR_SUCCESS
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import ValidationError
 from sqlite_utils import Database
 
 from gate.clock import Clock
@@ -67,8 +66,18 @@ from gate.policy import Policy
 from gate.store import open_database
 from gate.vocabulary import AlertKind, EventType
 from sync.connection import Session
-from sync.outbox import OutboxRow, bury, delete, drop_older, fetch, insert_row
-from sync.schema import PEER_SINK, counter, migrate
+from sync.outbox import insert_row
+from sync.peer_messages import (
+    MAX_HELD,
+    MESSAGES,
+    CatchupRequest,
+    PassageMessage,
+    PeerState,
+    ReplayDone,
+    lookback,
+)
+from sync.peer_sender import PeerSender
+from sync.schema import PEER_SINK, counter
 from sync.signing import MessageError, SignatureError, sign_payload, verify
 from sync.topics import PeerInbound, PeerKind, Topics
 
@@ -79,116 +88,10 @@ MAX_PEER_BYTES = 16 * 1024  # a signed passage is about 1 KB
 MAX_STATE_BYTES = 64 * 1024
 MAX_QUEUED = 1024  # received peer messages waiting for the peer thread
 MAX_REPLAY = 1000  # passages in one answer to a catch-up request
-MAX_HELD = 256  # peers named in one catch-up request
 ANSWER_INTERVAL_S = 1.0  # at most one answer a second to each requester (later ones coalesce)
 RETRY_AFTER_S = 30.0  # a passage that could not be recorded is asked for again after this
 ALERT_INTERVAL_S = 60.0
 LOG_BURST = 10  # refusal lines per reason a minute; the rest are only counted
-PRUNE_INTERVAL_S = 600.0
-RECENT_SENT = 4096  # digests of own messages kept to know their echo
-_FAILED_PUBACK = 0x80
-_ABOUT_THE_MESSAGE = (0x95, 0x99)  # packet too large, payload format invalid
-
-# -- the messages (strict: a peer's payload is believed only as far as these allow) ----------
-
-UtcText = Annotated[str, StringConstraints(
-    pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")]  # the journal's own form
-Id = Annotated[str, StringConstraints(min_length=1, max_length=128,
-                                      pattern=r"^[^\x00-\x1f\x7f]+$")]
-GateId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-RuleText = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
-Text = Annotated[str, StringConstraints(max_length=2000)]
-Actor = Annotated[str, StringConstraints(min_length=1, max_length=400,
-                                         pattern=r"^[^\x00-\x1f\x7f]+$")]  # platform:ISSUER
-DirectionText = Literal["in", "out"]
-MethodText = Literal["pass", "face", "pass+face", "override", "button"]
-ColourText = Literal["green", "yellow", "red", "white"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-
-class PeerPassage(_Strict):
-    """A passage as another gate tells of it: exactly the columns of PEER_COLUMNS."""
-
-    event_id: Hex32
-    at: UtcText
-    gate_id: GateId
-    reader_id: Id
-    direction: DirectionText
-    person_id: Id | None
-    household_id: Id | None
-    grid_id: Id | None
-    pass_id: Id | None
-    method: MethodText
-    colour: ColourText | None
-    granted: bool
-    rule: RuleText
-    reason_zh: Text
-    reason_en: Text
-    face_distance: Annotated[float, Field(ge=0, le=100)] | None
-    faces_in_view: Annotated[int, Field(ge=0, le=1000)]
-    actor: Actor | None
-    order_at: UtcText
-
-
-
-class PassageMessage(_Strict):
-    """One passage of the gate that signed it (live, or answering `request_id`)."""
-
-    type: Literal["peer_passage"]
-    schema_version: Literal[1]
-    compound_id: GateId
-    gate_id: GateId
-    seq: Annotated[int, Field(ge=1)]  # the passage's id in its gate's journal
-    passage: PeerPassage
-    request_id: Hex32 | None = None
-
-
-class CatchupRequest(_Strict):
-    """A gate asks for the passages it misses: per peer, the newest seq it holds."""
-
-    type: Literal["peer_catchup"]
-    schema_version: Literal[1]
-    compound_id: GateId
-    gate_id: GateId
-    request_id: Hex32
-    at: UtcText
-    held: dict[GateId, Annotated[int, Field(ge=0)]] = Field(max_length=MAX_HELD)
-    to: list[GateId] | None = Field(None, max_length=MAX_HELD)  # None: every peer
-
-
-class ReplayDone(_Strict):
-    """The end of one answer: how many passages, the last seq sent, whether more wait."""
-
-    type: Literal["peer_replay_done"]
-    schema_version: Literal[1]
-    compound_id: GateId
-    gate_id: GateId
-    request_id: Hex32
-    count: Annotated[int, Field(ge=0)]
-    last_seq: Annotated[int, Field(ge=0)] | None
-    more: bool
-
-
-_MODELS: dict[str, type[PassageMessage] | type[CatchupRequest] | type[ReplayDone]] = {
-    "peer_passage": PassageMessage, "peer_catchup": CatchupRequest,
-    "peer_replay_done": ReplayDone}
-
-
-class PeerState(BaseModel):
-    """What the peer link reads of a gate's retained state (sync.messages.StateMessage); the
-    rest is the platform's, and a newer gate may add to it."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
-
-    schema_version: Literal[1]
-    gate_id: GateId
-    compound_id: GateId
-    online: bool
-
 
 class _Refused(GridgateError, ValueError):
     """A peer message refused; `reason` names the counter (without the peer_ prefix)."""
@@ -196,12 +99,6 @@ class _Refused(GridgateError, ValueError):
     def __init__(self, reason: str, detail: str) -> None:
         self.reason = reason
         super().__init__(f"{reason}: {detail}")
-
-
-def lookback(policy: Policy) -> timedelta:
-    """How far back the rules look at passages: a catch-up without a seq covers this."""
-    return max(timedelta(days=policy.yellow.period_days + 1),
-               timedelta(hours=policy.anti_passback.reset_hours))
 
 
 def _new_id() -> str:
@@ -287,7 +184,7 @@ class PeerLink:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db_lock = threading.RLock()
         self._peer_journal = Journal(self._db, gate_id=self.gate_id, clock=clock)
-        self._sender = _Sender(db_path, clock=clock, window=window, policy=policy)
+        self._sender = PeerSender(db_path, clock=clock, window=window, policy=policy)
         self._queue: deque[_Entry] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -663,7 +560,7 @@ class PeerLink:
         if kind not in expected:
             raise _Refused("wrong_type", f"a {kind!r} message on a {peer.kind} topic")
         try:
-            message = _MODELS[str(kind)].model_validate(verified.payload)
+            message = MESSAGES[str(kind)].model_validate(verified.payload)
         except ValidationError as exc:
             first = exc.errors()[0]
             raise _Refused("malformed", f"{'.'.join(str(p) for p in first['loc'])}: "
@@ -803,166 +700,3 @@ def _yellow_exit(row: dict[str, Any]) -> bool:
 def _ack(session: Session | None, mid: int, qos: int) -> None:
     if qos > 0 and session is not None and not session.closed.is_set():
         session.client.ack(mid, qos)
-
-
-class _Sender:
-    """Pumps the peer sink of the outbox through the live session: in order, QoS 1, a row
-    deleted after its PUBACK. A refusal about the message itself (too large, bad format)
-    moves the row to outbox_dead; any other refusal (an ACL) pauses the peer rows only, with
-    backoff, and the platform's events go on. Rows older than the rules look back are
-    dropped: a peer that missed them asks for them anyway."""
-
-    def __init__(self, db_path: Path, *, clock: Clock, window: int,
-                 policy: Callable[[], Policy]) -> None:
-        self.db_path = db_path
-        self.clock = clock
-        self.window = window
-        self.policy = policy
-        self._db = open_database(db_path)
-        self._db.execute("PRAGMA synchronous=NORMAL")  # a lost delete is a duplicate, no more
-        migrate(self._db)
-        self._cond = threading.Condition()
-        self._session: Session | None = None
-        self._acks: deque[tuple[Session, int, int]] = deque()
-        self._dirty = True
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._published = 0
-        self._acknowledged = 0
-        self._refused = 0
-        # Digests of what was published lately: the broker sends our own messages back to us
-        # (a wildcard subscription), and knowing them costs no signature check.
-        self._recent: deque[bytes] = deque(maxlen=RECENT_SENT)
-        self._recent_set: set[bytes] = set()
-        self._recent_lock = threading.Lock()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="mqtt-peer-sender",
-                                            daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self.wake()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def close(self) -> None:
-        self._db.close()
-
-    def use(self, session: Session) -> None:
-        with self._cond:
-            self._session = session
-            self._dirty = True
-            self._cond.notify()
-
-    def wake(self) -> None:
-        with self._cond:
-            self._dirty = True
-            self._cond.notify()
-
-    def on_publish(self, session: Session, mid: int, reason: int) -> None:
-        with self._cond:
-            self._acks.append((session, mid, reason))
-            self._cond.notify()
-
-    def remember(self, payload: bytes) -> None:
-        digest = hashlib.blake2b(payload, digest_size=16).digest()
-        with self._recent_lock:
-            if len(self._recent) == self._recent.maxlen:
-                self._recent_set.discard(self._recent[0])
-            self._recent.append(digest)
-            self._recent_set.add(digest)
-
-    def sent_recently(self, payload: bytes | bytearray) -> bool:
-        digest = hashlib.blake2b(payload, digest_size=16).digest()
-        with self._recent_lock:
-            return digest in self._recent_set
-
-    def stats(self) -> dict[str, int]:
-        return {"published": self._published, "acknowledged": self._acknowledged,
-                "publish_refused": self._refused}
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._pump()
-            except Exception:  # a database error (a full disk): rows stay, sent again later
-                log.exception("peer sender failed; trying again in a second")
-                self._stop.wait(1.0)
-
-    def _pump(self) -> None:
-        current: Session | None = None
-        inflight: dict[int, OutboxRow] = {}
-        cursor = 0
-        pause_until = 0.0
-        backoff = 1.0
-        last_prune = 0.0
-        while not self._stop.is_set():
-            with self._cond:
-                session = self._session
-                acks = [(m, r) for s, m, r in self._acks if s is session]
-                self._acks.clear()
-            now = time.monotonic()
-            if now - last_prune > PRUNE_INTERVAL_S:
-                last_prune = now
-                self._prune()
-            live = (session is not None and session.connected.is_set()
-                    and not session.closed.is_set())
-            if session is not current or not live:
-                current, inflight, cursor = (session if live else None), {}, 0
-            acked: list[int] = []
-            for mid, reason in acks:
-                row = inflight.pop(mid, None)
-                if row is None:
-                    continue
-                if reason >= _FAILED_PUBACK:
-                    self._refused += 1
-                    if reason in _ABOUT_THE_MESSAGE:
-                        bury(self._db, row, PEER_SINK, f"the broker refused it (PUBACK "
-                             f"0x{reason:02x})", self.clock.now())
-                        log.error("peer passage %s moved to outbox_dead (PUBACK 0x%02x)",
-                                  row.event_id, reason)
-                        continue
-                    log.error("broker refused peer passage %s (PUBACK 0x%02x); peer "
-                              "passages pause %.0f s (is the peers topic in the ACL?)",
-                              row.event_id, reason, backoff)
-                    pause_until, backoff = now + backoff, min(backoff * 2, 60.0)
-                    inflight, cursor = {}, 0  # everything unacknowledged goes again, in order
-                    break
-                acked.append(row.id)
-                self._acknowledged += 1
-                backoff = 1.0
-            if acked:
-                delete(self._db, acked)
-            busy = bool(acked)
-            if current is not None and now >= pause_until and len(inflight) < self.window:
-                for row in fetch(self._db, PEER_SINK, cursor, self.window - len(inflight)):
-                    payload = row.payload.encode("utf-8")
-                    self.remember(payload)
-                    info = current.client.publish(row.topic, payload, qos=1)
-                    if info.rc != MQTT_ERR_SUCCESS:
-                        break
-                    inflight[info.mid] = row
-                    cursor = row.id
-                    self._published += 1
-                    busy = True
-            if not busy:
-                with self._cond:
-                    if not self._acks and not self._dirty and not self._stop.is_set():
-                        self._cond.wait(0.5)
-                    self._dirty = False
-
-    def _prune(self) -> None:
-        try:
-            dropped = drop_older(self._db, PEER_SINK,
-                                 self.clock.now() - lookback(self.policy()))
-        except Exception:
-            log.exception("cannot prune old peer rows")
-            return
-        if dropped:
-            log.warning("dropped %d peer passages never acknowledged by the broker within the "
-                        "rules' look-back (peers ask for what they miss)", dropped)

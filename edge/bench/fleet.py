@@ -33,7 +33,6 @@ import os
 import queue
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -56,7 +55,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.cli.output import emit_json
-from edge.demo.broker import BrokerUnavailable, free_port, mosquitto_binary
+from edge.demo.broker import Broker, BrokerUnavailable
 from gate.clock import SystemClock
 from gate.events import JournalEvent
 from gate.journal import Journal
@@ -448,38 +447,19 @@ def fleet_broker(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]
     """Mosquitto on a free loopback port: no connection limit (max_connections -1), no
     queue limit (a consumer that lags must not lose events), descriptors up to the hard
     limit."""
+    broker = Broker(workdir, preexec=_raise_fd_limit, extra_config=(
+        "max_connections -1\nmax_queued_messages 0\n"
+        + ("user root\n" if os.geteuid() == 0 else "")))
     try:
-        binary = mosquitto_binary()
+        broker.start()
     except BrokerUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    port = free_port()
-    config = workdir / "mosquitto.conf"
-    log = workdir / "mosquitto.log"
-    config.write_text(
-        f"listener {port} 127.0.0.1\nmax_connections -1\nallow_anonymous true\n"
-        "persistence false\nmax_queued_messages 0\n"
-        f"log_dest file {log}\nlog_type error\nlog_type warning\n"
-        + ("user root\n" if os.geteuid() == 0 else ""))
-    process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, preexec_fn=_raise_fd_limit)
+    if broker.process is None:  # start() returned, so it runs; for the type checker
+        raise click.ClickException("mosquitto did not start")
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise click.ClickException("mosquitto did not start") from None
-                time.sleep(0.05)
-        yield process, port
+        yield broker.process, broker.port
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        broker.stop()
 
 
 def machine_busy_seconds() -> float:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +30,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.cli.output import emit_json
+from edge.demo.broker import Broker, BrokerUnavailable
 from gate.clock import SystemClock
 from gate.events import JournalEvent
 from gate.journal import Journal
@@ -50,39 +49,19 @@ from sync.topics import Topics
 TOPICS = Topics("bench", "compound-1", "gate-1")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def local_broker(workdir: Path) -> Iterator[tuple[str, int]]:
     """A Mosquitto on a free loopback port with its packaged defaults (no queue limit for
     the benchmark's own subscriber)."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
-        raise click.ClickException("mosquitto is not installed; give --host and --port")
-    port = _free_port()
-    config = workdir / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                      "max_queued_messages 0\n")
-    process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    broker = Broker(workdir, extra_config="max_queued_messages 0\n")
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise click.ClickException("mosquitto did not start") from None
-                time.sleep(0.05)
-        yield "127.0.0.1", port
+        broker.start()
+    except BrokerUnavailable as exc:
+        raise click.ClickException(f"{exc}; or give --host and --port") from None
+    try:
+        yield broker.host, broker.port
     finally:
-        process.terminate()
-        process.wait(5)
+        broker.stop()
 
 
 class Subscriber:

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gate.errors import GridgateError
@@ -36,13 +37,15 @@ def mosquitto_binary() -> str:
 class Broker:
     """One Mosquitto process with its own config; `stop()` and `start()` simulate an outage."""
 
-    def __init__(self, workdir: Path, *, port: int | None = None, extra_config: str = "") -> None:
+    def __init__(self, workdir: Path, *, port: int | None = None, extra_config: str = "",
+                 preexec: Callable[[], None] | None = None) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.config = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
         self.extra_config = extra_config
+        self.preexec = preexec  # run in the child before mosquitto (e.g. raise a limit)
         self.process: subprocess.Popen[bytes] | None = None
 
     def write_config(self) -> None:
@@ -64,7 +67,7 @@ class Broker:
         self.write_config()
         self.process = subprocess.Popen(
             [mosquitto_binary(), "-c", str(self.config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=self.preexec,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

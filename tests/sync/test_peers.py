@@ -29,7 +29,7 @@ from gate.passes.claims import PassReason
 from gate.passes.trust import Revocations, TrustedKey, entry_json
 from gate.vocabulary import AlertKind, Rule
 from sync.bodies import TrustEntry
-from sync.peers import (
+from sync.peer_messages import (
     ColourText,
     DirectionText,
     MethodText,
