@@ -87,10 +87,10 @@ def split_live(text: str) -> LiveParts:
     try:
         raw: bytes = base45.b45decode(data)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
-        if len(data) % 3 != 1:
+        if len(data) % 3 == 0:
             raise PassFormatError(f"not base45: {exc}") from None
-        try:  # a code cut one character short: the pass may still be whole
-            raw = base45.b45decode(data[:-1])
+        try:  # a code cut short inside a group: the pass may still be whole
+            raw = base45.b45decode(data[:len(data) - len(data) % 3])
             cut = True
         except (ValueError, TypeError, KeyError, IndexError):
             raise PassFormatError(f"not base45: {exc}") from None
@@ -119,7 +119,10 @@ def split_live(text: str) -> LiveParts:
 
 
 def _at(step: int) -> str:
-    return step_start(step).strftime("%H:%M:%S UTC")
+    try:
+        return step_start(step).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):  # a step beyond the calendar
+        return f"step {step}"
 
 
 def check_proof(check: PassCheck, parts: LiveParts, compound_id: str,
