@@ -5,7 +5,7 @@
 The pass body is the bound pass exactly as it follows "GG1:" (base45-decoded: zlib or a tagged
 COSE_Sign1). `step` is floor(unix seconds / 30) on the holder's phone. The proof is the Ed25519
 signature, by the key of the pass's `cnf` claim, of a COSE_Sign1 with an empty protected header
-over the detached payload ["gridgate live 1", compound id, pass id, step]: any COSE library
+over the detached payload ["gridgate-live-1", compound id, pass id, step]: any COSE library
 verifies it. A screenshot is worthless a minute later; each code opens once per direction.
 """
 
@@ -30,7 +30,7 @@ from gate.passes.keys import raw_public
 LIVE_PREFIX = "GL1:"
 STEP_S = 30
 WINDOW_STEPS = 1  # the gate accepts its own step and one on either side
-LIVE_CONTEXT = "gridgate live 1"
+LIVE_CONTEXT = "gridgate-live-1"
 SIGNATURE_BYTES = 64
 MAX_STEP = 2**40  # far beyond any real clock; bounds what a hostile code can make us compute
 PROOF_REASONS = frozenset({PassReason.STALE_CODE, PassReason.FUTURE_CODE, PassReason.REPLAYED,

@@ -8,7 +8,7 @@
   const STEP_S = 30;
   const PASS_PREFIX = "GG1:";
   const LIVE_PREFIX = "GL1:";
-  const LIVE_CONTEXT = "gridgate live 1";
+  const LIVE_CONTEXT = "gridgate-live-1";
   const GG_CLAIM = -70001;
   const COLOURS = ["green", "yellow", "red", "white"];
   const COLOUR_NAMES = { green: "绿码 GREEN", yellow: "黄码 YELLOW", red: "红码 RED", white: "白码 WHITE" };
