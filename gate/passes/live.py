@@ -114,7 +114,7 @@ def split_live(text: str) -> LiveParts:
     if not isinstance(proof, bytes) or len(proof) != SIGNATURE_BYTES:
         return LiveParts(body, problem=f"the proof is not a {SIGNATURE_BYTES}-byte signature")
     if cut or stream.tell() != len(raw):
-        return LiveParts(body, problem="bytes after the proof")
+        return LiveParts(body, problem="truncated" if cut else "bytes after the proof")
     return LiveParts(body, step, proof)
 
 
