@@ -30,6 +30,7 @@ from gate.journal import Journal
 from gate.journal.keeper import RecordKeeper
 from gate.model import Reader
 from gate.passes import Revocations, TrustList, load_or_create_signing_key
+from gate.passes.ledger import LiveCodeLedger
 from gate.registry import Registry
 from gate.rulebook import Rulebook
 from gate.store import database_path, gate_key_path, open_database
@@ -109,7 +110,8 @@ class GateApp:
         self.checkpoint = Checkpoint(
             compound_id=settings.gate.compound_id, rules=self.rules, registry=self.registry,
             journal=self.journal, doors=self.doors, clock=self.clock, keeper=self.keeper,
-            compound=self.compound)
+            compound=self.compound,
+            live_codes=parts.enter_context(closing(LiveCodeLedger.open(self.db_path))))
         self.controls = DoorControls(checkpoint=self.checkpoint, doors=self.doors,
                                      readers=self.readers)
         bindings = self._build_faces() if settings.faces.enabled else {}

@@ -21,6 +21,7 @@ from gate.door import Door
 from gate.events import JournalEvent
 from gate.journal import Journal
 from gate.journal.keeper import RecordKeeper
+from gate.journal.queries import utc_text
 from gate.model import (
     AlertSpec,
     Decision,
@@ -36,6 +37,8 @@ from gate.model import (
 from gate.observation import Observation
 from gate.passes.admission import admit_pass
 from gate.passes.claims import PassCheck, PassClaims, PassReason
+from gate.passes.ledger import LiveCodeLedger, LiveUse
+from gate.passes.live import replayed, step_of
 from gate.registry import Registry
 from gate.rulebook import Rulebook
 from gate.vocabulary import AlertKind, Rule
@@ -45,7 +48,8 @@ log = logging.getLogger(__name__)
 # Reasons that are decided only after the signature was verified: the claims are authentic,
 # so the passage can be attributed to the person even though it is denied.
 _AUTHENTIC = {PassReason.OK, PassReason.EXPIRED, PassReason.NOT_YET_VALID, PassReason.REVOKED,
-              PassReason.OTHER_COMPOUND}
+              PassReason.OTHER_COMPOUND, PassReason.STALE_CODE, PassReason.FUTURE_CODE,
+              PassReason.REPLAYED, PassReason.BAD_PROOF}
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class Checkpoint:
         clock: Clock,
         keeper: RecordKeeper | None = None,
         compound: CompoundView | None = None,
+        live_codes: LiveCodeLedger | None = None,
     ) -> None:
         self.compound_id = compound_id
         self.rules = rules
@@ -100,6 +105,9 @@ class Checkpoint:
         # Passages wait there, in order, while the journal cannot be written (full disk).
         self.keeper = keeper if keeper is not None else RecordKeeper(journal)
         self.compound = compound  # None: a gate alone, whose history is all its own
+        # The live codes the compound let through (each opens once per direction).
+        self.live_codes = live_codes if live_codes is not None else LiveCodeLedger.beside(
+            journal.db)
         self._listeners: list[OutcomeListener] = []
         # Readers decide one at a time: two yellow members of a household at two exit lanes
         # must not both see "no exit yet" (history read -> decide -> record is one step).
@@ -137,6 +145,7 @@ class Checkpoint:
         policy = self.rules.policy
         now = observation.seen_at
         with self._deciding:
+            observation = self._once(observation)
             history = self.journal.history(
                 person_id=person.person_id if person else None,
                 household_id=person.household_id if person else None,
@@ -151,8 +160,31 @@ class Checkpoint:
                 door = self.doors.get(observation.reader.reader_id)
                 released = door.release(reason=decision.rule) if door else False
             acted_at = self.clock.monotonic()
+            if decision.granted:
+                self._spend(observation)
             events = self._record(observation, decision, person, None)
         return self._tell(Outcome(observation, decision, person, released, acted_at, events))
+
+    def _once(self, observation: Observation) -> Observation:
+        """A live code the compound let through in this direction before is refused (decide
+        stays pure: it reads the verdict in the pass check)."""
+        check = observation.pass_check
+        if (check is None or not check.valid or check.live_step is None
+                or check.claims is None):
+            return observation
+        if not self.live_codes.used(check.claims.pass_id, check.live_step,
+                                    observation.reader.direction.value):
+            return observation
+        return replace(observation, pass_check=replayed(check))
+
+    def _spend(self, observation: Observation) -> None:
+        check = observation.pass_check
+        if check is None or check.live_step is None or check.claims is None:
+            return
+        self.live_codes.use(LiveUse(check.claims.pass_id, check.live_step,
+                                    observation.reader.direction.value,
+                                    self.journal.gate_id, utc_text(observation.seen_at)),
+                            step_of(observation.seen_at))
 
     def _tell(self, outcome: Outcome) -> Outcome:
         for listener in self._listeners:

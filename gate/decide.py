@@ -1,7 +1,8 @@
 """The decision: a pure function of (observation, person, permit, history, policy, clock).
 
 Checks run in order and the first that denies decides: the pass itself, who it is, the
-permit's validity, the face, the colour rules, then anti-passback. Alerts accumulate.
+permit's validity, how the pass was shown (static or live), the face, the colour rules, then
+anti-passback. Alerts accumulate.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from gate.quota import exits_in_period, in_window, next_exit_allowed
 from gate.reasons import OBSERVATION_OVER, alert, reason
 from gate.vocabulary import AlertKind, Rule
 
-_FORGED = {PassReason.BAD_SIGNATURE, PassReason.UNKNOWN_KEY, PassReason.KEY_NOT_ALLOWED}
+_FORGED = {PassReason.BAD_SIGNATURE, PassReason.UNKNOWN_KEY, PassReason.KEY_NOT_ALLOWED,
+           PassReason.BAD_PROOF}
 # The rule of a refused pass: "pass." + its reason (OK never refuses).
 _PASS_RULES = {
     PassReason.MALFORMED: Rule.PASS_MALFORMED,
@@ -39,6 +41,10 @@ _PASS_RULES = {
     PassReason.NOT_YET_VALID: Rule.PASS_NOT_YET_VALID,
     PassReason.REVOKED: Rule.PASS_REVOKED,
     PassReason.OTHER_COMPOUND: Rule.PASS_OTHER_COMPOUND,
+    PassReason.STALE_CODE: Rule.PASS_STALE_CODE,
+    PassReason.FUTURE_CODE: Rule.PASS_FUTURE_CODE,
+    PassReason.REPLAYED: Rule.PASS_REPLAYED,
+    PassReason.BAD_PROOF: Rule.PASS_BAD_PROOF,
 }
 
 
@@ -78,6 +84,8 @@ def decide(observation: Observation, person: Person | None, permit: Permit | Non
         return v.make(False, Rule.PERMIT_NOT_YET_VALID)
     if permit.valid_until is not None and now > permit.valid_until:
         return v.make(False, Rule.PERMIT_EXPIRED)
+    if _static(observation) and permit.colour not in policy.static_passes.accepted:
+        return v.make(False, Rule.PASS_LIVE_REQUIRED)
     denial = _face(observation, person, permit, policy, v)
     if denial is not None:
         return denial
@@ -96,11 +104,18 @@ def decide(observation: Observation, person: Person | None, permit: Permit | Non
     return v.make(True, rule, extra)
 
 
+def _static(observation: Observation) -> bool:
+    """A pass shown as it is (printed, or on a screen), not as a live code."""
+    return observation.pass_check is not None and observation.pass_check.live_step is None
+
+
 def _face(observation: Observation, person: Person, permit: Permit, policy: Policy,
           v: _Verdict) -> Decision | None:
     if not observation.face_checked:
         return None  # this reader has no face recognition; face rules cannot apply
-    if observation.pass_check is not None and permit.colour in policy.face_match_required:
+    static_face = _static(observation) and permit.colour in policy.static_passes.face_match_required
+    if observation.pass_check is not None and (permit.colour in policy.face_match_required
+                                               or static_face):
         if observation.face_person_id is None and not observation.face_unknown:
             return v.make(False, Rule.FACE_MISSING)
         if observation.face_person_id != person.person_id:  # someone else, or a stranger

@@ -96,6 +96,37 @@ class AntiPassbackRules(_Strict):
     )
 
 
+def _colour_set(value: Any) -> Any:
+    """A list of colour names, as TOML and JSON write it; anything else (one name, a number,
+    an unknown colour) is refused, never converted."""
+    if not isinstance(value, list | tuple | Set):
+        raise PydanticCustomError("list_type", "Input should be a valid list")
+    if not all(isinstance(c, str) and c in _COLOUR_NAMES for c in value):
+        raise PydanticCustomError("enum", "Input should be a list of {expected}",
+                                  {"expected": _ONE_OF_THE_COLOURS})
+    return frozenset(Colour(c) for c in value)
+
+
+class StaticPassRules(_Strict):
+    """Static passes (printed, or the pass itself on a screen) as against live codes, which the
+    holder's phone signs anew every 30 s. Printed passes stay for residents without a phone."""
+
+    accepted: frozenset[Colour] = Field(
+        frozenset(Colour),
+        description="Colours whose static passes are accepted; a colour left out must be shown "
+        "as a live code from the holder's phone (pass.live_required). A holder-bound pass is "
+        "never accepted static.")
+    face_match_required: frozenset[Colour] = Field(
+        frozenset(),
+        description="Colours whose static passes must also be shown by the holder's own face "
+        "(at readers with face recognition), on top of the policy's face_match_required.")
+
+    @field_validator("accepted", "face_match_required", mode="before")
+    @classmethod
+    def _colour_names(cls, value: Any) -> Any:
+        return _colour_set(value)
+
+
 StaleAction = Literal["local", "deny", "guard"]
 
 
@@ -128,6 +159,7 @@ class Policy(_Strict):
     yellow: YellowRules = Field(default_factory=YellowRules)
     anti_passback: AntiPassbackRules = Field(default_factory=AntiPassbackRules)
     compound: CompoundRules = Field(default_factory=CompoundRules)
+    static_passes: StaticPassRules = Field(default_factory=StaticPassRules)
     red_entry_alert: bool = Field(
         True, description="Alert the grid worker when a red-permit holder enters."
     )
@@ -143,14 +175,7 @@ class Policy(_Strict):
     @field_validator("face_match_required", "liveness_required", mode="before")
     @classmethod
     def _colour_names(cls, value: Any) -> Any:
-        """A list of colour names, as TOML and JSON write it; anything else (one name, a
-        number, an unknown colour) is refused, never converted."""
-        if not isinstance(value, list | tuple | Set):
-            raise PydanticCustomError("list_type", "Input should be a valid list")
-        if not all(isinstance(c, str) and c in _COLOUR_NAMES for c in value):
-            raise PydanticCustomError("enum", "Input should be a list of {expected}",
-                                      {"expected": _ONE_OF_THE_COLOURS})
-        return frozenset(Colour(c) for c in value)
+        return _colour_set(value)
 
     @field_validator("timezone")
     @classmethod

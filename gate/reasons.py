@@ -15,6 +15,17 @@ REASONS: dict[Rule, tuple[str, str]] = {
     Rule.PASS_NOT_YET_VALID: ("通行证尚未生效", "Pass not yet valid"),
     Rule.PASS_REVOKED: ("通行证已作废", "Pass revoked"),
     Rule.PASS_OTHER_COMPOUND: ("非本小区通行证", "Pass is for another compound"),
+    Rule.PASS_STALE_CODE: ("动态码已过期，截图无效，请出示手机上的实时码",
+                           "Live code out of date: a screenshot does not work, show the live "
+                           "code on your phone"),
+    Rule.PASS_FUTURE_CODE: ("动态码时间超前，请校准手机时间", "Live code made for a later time: set "
+                            "your phone's clock"),
+    Rule.PASS_REPLAYED: ("动态码已使用，请等待刷新后再试", "Live code already used: wait for the "
+                         "next one"),
+    Rule.PASS_BAD_PROOF: ("动态码校验失败，请出示本人手机上的实时码", "Live code invalid: show the "
+                          "live code on the holder's own phone"),
+    Rule.PASS_LIVE_REQUIRED: ("此类通行证须出示手机实时码，纸质或截图无效", "Show the live code on "
+                              "your phone: a printed pass is not accepted for this colour"),
     Rule.PERSON_UNKNOWN: ("未登记人员", "Person not registered"),
     Rule.FACE_UNKNOWN: ("未识别的人脸，请出示通行证或联系门岗", "Face not recognised: show your pass or "
                         "ask the guard"),

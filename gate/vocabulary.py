@@ -22,6 +22,12 @@ class Rule(StrEnum):
     PASS_NOT_YET_VALID = "pass.not_yet_valid"
     PASS_REVOKED = "pass.revoked"
     PASS_OTHER_COMPOUND = "pass.other_compound"
+    PASS_STALE_CODE = "pass.stale_code"  # a live code from before the window: a screenshot
+    PASS_FUTURE_CODE = "pass.future_code"  # a live code for after the window: clock ahead
+    PASS_REPLAYED = "pass.replayed"  # this live code was used in this direction already
+    PASS_BAD_PROOF = "pass.bad_proof"  # no, a broken, or another key's live proof
+    # The policy takes this colour's pass only as a live code (a printed copy is refused).
+    PASS_LIVE_REQUIRED = "pass.live_required"
     PERSON_UNKNOWN = "person.unknown"  # no registered person for what was seen
     FACE_UNKNOWN = "face.unknown"  # a face alone, recognised as nobody
     FACE_MISMATCH = "face.mismatch"  # the pass shown by someone else

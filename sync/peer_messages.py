@@ -55,6 +55,13 @@ class PeerPassage(_Strict):
 
 
 
+class LiveCode(_Strict):
+    """The live code a granted passage used (gate/passes/ledger.py): with the passage's pass id
+    and direction, it must not open another gate of the compound again."""
+
+    step: Annotated[int, Field(ge=0, lt=2**40)]
+
+
 class PassageMessage(_Strict):
     """One passage of the gate that signed it (live, or answering `request_id`)."""
 
@@ -65,6 +72,7 @@ class PassageMessage(_Strict):
     seq: Annotated[int, Field(ge=1)]  # the passage's id in its gate's journal
     passage: PeerPassage
     request_id: Hex32 | None = None
+    live_code: LiveCode | None = None
 
 
 class CatchupRequest(_Strict):

@@ -61,6 +61,8 @@ from gate.journal.queries import utc_text
 from gate.journal.rows import PEER_COLUMNS
 from gate.model import AlertSpec, Colour, Direction, Severity
 from gate.passes import SigningKey, TrustList
+from gate.passes.ledger import LiveUse, record_use, step_used
+from gate.passes.live import step_of
 from gate.passes.trust import GATE_SCOPE, TrustedKey
 from gate.policy import Policy
 from gate.store import open_database
@@ -308,7 +310,7 @@ class PeerLink:
         if event.kind != EventType.PASSAGE or event.row.get("gate_id") != self.gate_id:
             return
         row = event.row
-        message = self._passage_message(row, seq=int(row["id"]))
+        message = self._passage_message(row, seq=int(row["id"]), live_step=_live_step(db, row))
         try:
             PassageMessage.model_validate(message)
         except ValidationError as exc:  # sent anyway; the peers count it as malformed
@@ -319,8 +321,8 @@ class PeerLink:
                    payload=sign_payload(message, self.key).decode("utf-8"),
                    created_at=utc_text(self.clock.now()))
 
-    def _passage_message(self, row: dict[str, Any], *, seq: int,
-                         request_id: str | None = None) -> dict[str, Any]:
+    def _passage_message(self, row: dict[str, Any], *, seq: int, request_id: str | None = None,
+                         live_step: int | None = None) -> dict[str, Any]:
         passage = {name: row[name] for name in PEER_COLUMNS}
         passage["granted"] = bool(passage["granted"])
         message: dict[str, Any] = {
@@ -329,6 +331,8 @@ class PeerLink:
             "passage": passage}
         if request_id is not None:
             message["request_id"] = request_id
+        if live_step is not None:
+            message["live_code"] = {"step": live_step}
         return message
 
     def _after_commit(self, event: JournalEvent) -> None:
@@ -375,13 +379,15 @@ class PeerLink:
             params = [self.gate_id, utc_text(self.clock.now() - lookback(self.policy()))]
         with self._db_lock:
             rows = _rows(self._db, sql + " ORDER BY id LIMIT ?", [*params, self.max_replay + 1])
+            lives = {int(row["id"]): _live_step(self._db, row) for row in rows}
         more = len(rows) > self.max_replay
         rows = rows[:self.max_replay]
         topic = self.topics.peer_replay(request.gate_id)
         sent = 0
         for row in rows:
             if not self._publish(topic, self._passage_message(
-                    row, seq=int(row["id"]), request_id=request.request_id)):
+                    row, seq=int(row["id"]), request_id=request.request_id,
+                    live_step=lives.get(int(row["id"])))):
                 return  # the link dropped: the requester asks again on its next connection
             sent += 1
         done = {"type": "peer_replay_done", "schema_version": 1,
@@ -581,6 +587,11 @@ class PeerLink:
         row = message.passage.model_dump()
         with self._db_lock:
             new = self._peer_journal.record_peer_passage(row, seq=message.seq)
+            if message.live_code is not None and row["granted"] and row["pass_id"]:
+                # A screenshot that went through that gate must not open this one.
+                record_use(self._db, LiveUse(row["pass_id"], message.live_code.step,
+                                             row["direction"], row["gate_id"], row["at"]),
+                           current_step=step_of(self.clock.now()))
         if _yellow_exit(row):  # also for a duplicate: its first delivery may have failed here
             self._conflict(row)
         if not new:
@@ -690,6 +701,14 @@ class PeerLink:
             AlertKind.FORGED_PEER, Severity.URGENT,
             f"收到未通过签名校验的其他门岗通行记录，已拒绝{extra_zh}",
             f"rejected a peer gate's message on {topic}: {detail[:200]}{extra_en}"))
+
+
+def _live_step(db: Database, row: dict[str, Any]) -> int | None:
+    """The step of the live code this gate's passage used, when it used one."""
+    if not row["granted"]:
+        return None
+    return step_used(db, gate_id=row["gate_id"], pass_id=row["pass_id"],
+                     direction=row["direction"], at=row["at"])
 
 
 def _yellow_exit(row: dict[str, Any]) -> bool:

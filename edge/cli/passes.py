@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import click
 
 from edge.cli.output import emit_json, friendly_errors, json_option
+from edge.holder import write_page
 from gate.model import Colour, PersonKind
 from gate.passes import (
     PassClaims,
@@ -20,6 +22,7 @@ from gate.passes import (
     verify_pass,
     write_qr_png,
 )
+from gate.passes.live import STEP_S, holder_key_text, parse_holder_key
 
 
 class AwareDateTime(click.ParamType[datetime]):  # generic since click 8.4
@@ -47,7 +50,8 @@ def _claims_json(claims: PassClaims) -> dict[str, object]:
             "colour": claims.colour.value, "kind": claims.kind.value, "grid": claims.grid_id,
             "host_household": claims.host_household_id,
             "not_before": claims.not_before.isoformat(),
-            "expires_at": claims.expires_at.isoformat()}
+            "expires_at": claims.expires_at.isoformat(),
+            "holder_key": holder_key_text(claims.holder_key) if claims.holder_key else None}
 
 
 @click.group("pass")
@@ -68,16 +72,24 @@ def pass_group() -> None:
 @click.option("--visitor", is_flag=True, help="A visitor pass (needs --host-household).")
 @click.option("--host-household", help="The household a visitor visits.")
 @click.option("--pass-id", help="Default: a random id.")
-@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the QR code image.")
+@click.option("--holder-key", help="Bind the pass to this phone: the key the holder page shows "
+              "(43 characters). The pass then opens the gate only as the page's live code.")
+@click.option("--page-url", help="With --holder-key: the holder page's address; prints the link "
+              "that hands the pass to the phone (the pass rides in the #fragment, never sent).")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the QR code image: of the pass, or of the link with "
+              "--page-url.")
 @json_option
 @friendly_errors
 def issue(key: Path, person: str, colour: str, household: str, compound: str,
           valid_until: datetime, valid_from: datetime | None, grid: str | None, visitor: bool,
-          host_household: str | None, pass_id: str | None, png: Path, as_json: bool) -> None:
-    """Sign a pass, print its text and write its QR code."""
+          host_household: str | None, pass_id: str | None, holder_key: str | None,
+          page_url: str | None, png: Path | None, as_json: bool) -> None:
+    """Sign a pass, print its text (or the holder link) and write its QR code."""
     if visitor and not host_household:
         raise click.UsageError("--visitor needs --host-household")
+    if page_url and not holder_key:
+        raise click.UsageError("--page-url hands a bound pass to a phone: it needs --holder-key")
     now = datetime.now(UTC).replace(microsecond=0)
     valid_from = valid_from or now
     if valid_until <= valid_from:
@@ -88,15 +100,19 @@ def issue(key: Path, person: str, colour: str, household: str, compound: str,
         not_before=valid_from, expires_at=valid_until,
         kind=PersonKind.VISITOR if visitor else PersonKind.RESIDENT, grid_id=grid,
         host_household_id=host_household,
+        holder_key=parse_holder_key(holder_key) if holder_key else None,
     )
     text = encode_pass(claims, load_signing_key(key))
-    write_qr_png(text, png)
+    link = (f"{page_url.split('#', 1)[0]}#pass={urllib.parse.quote(text, safe='')}"
+            if page_url else None)
+    if png is not None:
+        write_qr_png(link or text, png)
     version, level = qr_version(text)
     if as_json:
-        emit_json({"text": text, "png": png, "qr_version": version, "qr_error": level,
-                   "claims": _claims_json(claims)})
+        emit_json({"text": text, "link": link, "png": png, "qr_version": version,
+                   "qr_error": level, "claims": _claims_json(claims)})
     else:
-        click.echo(text)
+        click.echo(link or text)
 
 
 @pass_group.command()
@@ -122,3 +138,19 @@ def verify(text: str, trust: Path, compound: str, revocations: Path | None,
                    f"{check.detail}")
     if not check.valid:
         raise SystemExit(1)
+
+
+@pass_group.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory to write the page into (created).")
+@json_option
+@friendly_errors
+def page(out: Path, as_json: bool) -> None:
+    """Write the holder page: the phone's own key, its bound pass, the live code every
+    30 s. Serve the folder over https (WebCrypto keeps keys only in secure contexts)."""
+    written = write_page(out)
+    if as_json:
+        emit_json({"out": out, "files": [p.name for p in written], "step_s": STEP_S})
+    else:
+        click.echo(f"wrote the holder page to {out}/index.html ({len(written)} files); serve "
+                   "it over https and open it on the resident's phone")

@@ -21,6 +21,11 @@ class PassReason(StrEnum):
     REVOKED = "revoked"
     OTHER_COMPOUND = "other_compound"
     KEY_NOT_ALLOWED = "key_not_allowed"  # e.g. a visitor-only key signed a resident pass
+    # Live codes (gate/passes/live.py): a holder-bound pass plus the holder's proof of now.
+    STALE_CODE = "stale_code"  # the proof is for a step before the window: a screenshot
+    FUTURE_CODE = "future_code"  # the proof is for a step after the window: a clock ahead
+    REPLAYED = "replayed"  # this code (pass, step, direction) was used in the compound before
+    BAD_PROOF = "bad_proof"  # missing, malformed, truncated, or not the holder key's signature
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,9 @@ class PassClaims:
     kind: PersonKind = PersonKind.RESIDENT
     grid_id: str | None = None
     host_household_id: str | None = None
+    # The holder's Ed25519 public key (32 raw bytes, the CWT `cnf` claim): the pass is shown
+    # as a live code signed with it, never on its own.
+    holder_key: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -49,3 +57,4 @@ class PassCheck:
     detail: str
     claims: PassClaims | None = None
     key_id: str | None = None
+    live_step: int | None = None  # a live code: the time step its holder's proof verified for

@@ -8,6 +8,9 @@ A pass is ~150 bytes, most of it the 64-byte signature, which zlib cannot shrink
 DCC verifiers we store it uncompressed when zlib would make it longer (zlib data starts with
 0x78, a tagged COSE_Sign1 with 0xD2, so a reader tells them apart). iat is left out when it
 equals nbf, the usual case.
+
+A holder-bound pass adds the standard confirmation claim (RFC 8747): cnf = {1: COSE_Key},
+the holder's Ed25519 key as {1 kty: 1 OKP, -1 crv: 6 Ed25519, -2 x: 32 bytes}.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from gate.passes.keys import SigningKey
 PREFIX = "GG1:"
 COSE_SIGN1_TAG = 18
 ALG, KID, EDDSA = 1, 4, -8
-SUB, EXP, NBF, IAT, CTI = 2, 4, 5, 6, 7
+SUB, EXP, NBF, IAT, CTI, CNF = 2, 4, 5, 6, 7, 8
+CNF_COSE_KEY, KTY, OKP, CRV, ED25519, X = 1, 1, 1, -1, 6, -2  # RFC 8747, RFC 9053
 GG_CLAIM = -70001  # private-use claim key (below -65536, RFC 8392)
 COLOURS = (Colour.GREEN, Colour.YELLOW, Colour.RED, Colour.WHITE)
 KINDS = (PersonKind.RESIDENT, PersonKind.VISITOR)
@@ -54,6 +58,10 @@ def claims_to_cbor(claims: PassClaims) -> bytes:
         claims_map[IAT] = _seconds(claims.issued_at)
     claims_map |= {NBF: _seconds(claims.not_before), EXP: _seconds(claims.expires_at),
                    GG_CLAIM: private}
+    if claims.holder_key is not None:
+        if len(claims.holder_key) != 32:
+            raise PassFormatError("a holder key is the 32 raw bytes of an Ed25519 public key")
+        claims_map[CNF] = {CNF_COSE_KEY: {KTY: OKP, CRV: ED25519, X: claims.holder_key}}
     return cbor2.dumps(claims_map)
 
 
@@ -88,6 +96,20 @@ def _time(value: Any, name: str) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
+def _holder_key(cnf: Any) -> bytes | None:
+    """The holder's raw Ed25519 key from a `cnf` claim; any other form is a format error."""
+    if cnf is None:
+        return None
+    key = cnf.get(CNF_COSE_KEY) if isinstance(cnf, dict) and len(cnf) == 1 else None
+    if (not isinstance(key, dict) or key.get(KTY) != OKP or key.get(CRV) != ED25519
+            or type(key.get(KTY)) is not int or type(key.get(CRV)) is not int):
+        raise PassFormatError("cnf claim is not an Ed25519 COSE_Key")
+    x = key.get(X)
+    if not isinstance(x, bytes) or len(x) != 32:
+        raise PassFormatError("cnf claim: the key is not 32 bytes")
+    return x
+
+
 def claims_from_map(claims: Any) -> PassClaims:
     """Strictly check and convert a decoded claims map; any wrong type is a format error."""
     if not isinstance(claims, dict):
@@ -113,4 +135,5 @@ def claims_from_map(claims: Any) -> PassClaims:
         kind=KINDS[kind],
         grid_id=_text(private[4], "grid", optional=True),
         host_household_id=_text(private[5], "host household", optional=True),
+        holder_key=_holder_key(claims.get(CNF)),
     )

@@ -22,6 +22,7 @@ from gate.passes.codec import (
     claims_from_map,
     sig_structure,
 )
+from gate.passes.live import LIVE_PREFIX, check_proof, split_live, without_proof
 from gate.passes.trust import PASS_SCOPES, Revocations, TrustList
 
 MAX_TEXT = 4296  # the most a QR code can hold in alphanumeric mode
@@ -56,18 +57,27 @@ def _inflate(compressed: bytes) -> bytes:
     return cose
 
 
-def _open(text: object) -> _Envelope:
+def _text(text: object) -> str:
     if not isinstance(text, str):
         raise PassFormatError("a pass is text")
     text = text.strip()
     if len(text) > MAX_TEXT:
         raise PassFormatError("too long for a pass")
+    return text
+
+
+def _open(text: object) -> _Envelope:
+    text = _text(text)
     if not text.startswith(PREFIX):
         raise PassFormatError(f"not a gridgate pass (no {PREFIX} prefix)")
     try:
         compressed = base45.b45decode(text[len(PREFIX):])
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise PassFormatError(f"not base45: {exc}") from None
+    return _open_body(compressed)
+
+
+def _open_body(compressed: bytes) -> _Envelope:
     cose = _inflate(compressed) if compressed[:1] == b"\x78" else compressed
     if len(cose) > MAX_COSE:
         raise PassFormatError("larger than any real pass")
@@ -97,20 +107,27 @@ def decode_unverified(text: str) -> tuple[str, PassClaims]:
 
 def verify_pass(text: str, trust: TrustList, revocations: Revocations, compound_id: str,
                 now: datetime, leeway_s: int = 60) -> PassCheck:
-    """Check a pass text; the verdict has a distinct reason for each way a pass can fail."""
+    """Check a pass text or a live code; the verdict has a distinct reason for each way it
+    can fail (a live code: the pass first, then its holder's proof)."""
     try:
-        return _verify(text, trust, revocations, compound_id, now, leeway_s)
+        text = _text(text)
+        if text.startswith(LIVE_PREFIX):
+            parts = split_live(text)
+            check = _verify(_open_body(parts.pass_body), trust, revocations, compound_id, now,
+                            leeway_s)
+            return check_proof(check, parts, compound_id, now)
+        return without_proof(_verify(_open(text), trust, revocations, compound_id, now,
+                                     leeway_s))
     except PassFormatError as exc:
         return PassCheck(False, PassReason.MALFORMED, str(exc))
     except Exception as exc:  # the promise is: no input crashes the gate
         return PassCheck(False, PassReason.MALFORMED, f"unreadable ({type(exc).__name__})")
 
 
-def _verify(text: str, trust: TrustList, revocations: Revocations, compound_id: str,
-            now: datetime, leeway_s: int) -> PassCheck:
+def _verify(envelope: _Envelope, trust: TrustList, revocations: Revocations,
+            compound_id: str, now: datetime, leeway_s: int) -> PassCheck:
     # Order: nothing inside the payload is believed before the signature verifies; then the
     # permanent facts (scope, compound) before the ones that change with time and lists.
-    envelope = _open(text)
     kid = envelope.key_id
     key = trust.get(kid)
     if key is None:

@@ -363,3 +363,18 @@ def test_only_paths_and_named_choices_are_taken_from_strings() -> None:
     assert parse_settings({**tomllib.loads(GOOD), "faces": {"enabled": True},
                            "policy": {"liveness_required": ["red"]}}
                           ).policy.liveness_required == {Colour.RED}
+
+
+def test_static_pass_rules_name_colours_and_say_which_key_is_wrong(tmp_path: Path) -> None:
+    text = GOOD + '\n[policy.static_passes]\naccepted = ["green", "blue"]\n'
+    [problem] = problems(tmp_path, text)
+    assert problem.startswith("policy.static_passes.accepted") and "'yellow'" in problem
+    for value in ('"green"', "[1]", "true"):
+        assert problems(tmp_path, GOOD + f"\n[policy.static_passes]\nface_match_required = "
+                        f"{value}\n")
+    ok = tmp_path / "ok.toml"
+    ok.write_text(GOOD + '\n[policy.static_passes]\naccepted = ["green", "white"]\n'
+                  'face_match_required = ["green"]\n', encoding="utf-8")
+    rules = load_settings(ok).policy.static_passes
+    assert rules.accepted == {Colour.GREEN, Colour.WHITE}
+    assert rules.face_match_required == {Colour.GREEN}

@@ -21,7 +21,7 @@ from gate.model import (
     PersonKind,
 )
 from gate.passes.claims import PassCheck, PassReason
-from gate.policy import CompoundRules, Policy, YellowRules
+from gate.policy import CompoundRules, Policy, StaticPassRules, YellowRules
 from gate.reasons import ALERTS, REASONS
 from gate.vocabulary import AlertKind, DoorEventKind, EventType, Rule
 from tests.gate.decide_support import (
@@ -82,6 +82,11 @@ def situations(colour: Colour, direction: Direction) -> list[Situation]:
         Situation(history=History(last_passage=same_way)),
         Situation(history=History(last_passage=same_way), anti_passback=AntiPassback.HARD),
         Situation(policy=Policy(red_entry_alert=False)),
+        # Printed passes of this colour refused, or needing the holder's face.
+        Situation(policy=Policy(static_passes=StaticPassRules(accepted=frozenset()))),
+        Situation(face={"face_person_id": "p-9"}, policy=Policy(
+            face_match_required=frozenset(),
+            static_passes=StaticPassRules(face_match_required=frozenset({colour})))),
         # The gates cannot hear each other (a partition), under each stale action.
         *(Situation(history=History(compound_age_s=600.0),
                     policy=Policy(compound=CompoundRules(quota_when_stale=action,

@@ -1,0 +1,159 @@
+"""The live codes the compound has let through: each (pass id, step, direction) opens once.
+
+A table of its own in the gate's database (migration `0001_livepass_live_codes`). The
+checkpoint asks it before deciding and tells it each live code a granted passage used; the
+peer link (sync/peers.py) adds the other gates' uses as their passages arrive, so a screenshot
+that went through the east gate is refused at the west gate too once the west gate heard of it.
+A use matters only while its step can still be shown (the window is one step either side), so
+rows a few steps old are pruned; a restart inside the window keeps them. A use that cannot be
+written (a full disk) is kept in memory and still counts; it is written with the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from gate.errors import JournalError
+from gate.store import immediate, open_database
+
+log = logging.getLogger(__name__)
+
+migrations = Migrations("gridgate.livepass")
+KEEP_STEPS = 4  # steps behind the clock kept: the window (1) plus room for gates' clock skew
+MAX_WAITING = 10_000  # uses kept in memory while the disk is full
+
+
+@migrations(name="0001_livepass_live_codes")
+def _live_codes(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE live_codes (
+            pass_id TEXT NOT NULL,
+            step INTEGER NOT NULL,      -- unix seconds // 30 on the holder's phone
+            direction TEXT NOT NULL,
+            gate_id TEXT NOT NULL,      -- the gate that let it through
+            at TEXT NOT NULL,           -- that passage's time, as the journal writes it
+            PRIMARY KEY (pass_id, step, direction)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX live_codes_step ON live_codes (step)")
+
+
+_migrated: weakref.WeakSet[Database] = weakref.WeakSet()
+_migrating = threading.Lock()
+
+
+def migrate(db: Database) -> None:
+    """Create the table where it is missing (once per connection)."""
+    with _migrating:
+        if db in _migrated:
+            return
+        try:
+            migrations.apply(db)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot prepare the live-code table: {exc}") from exc
+        _migrated.add(db)
+
+
+@dataclass(frozen=True)
+class LiveUse:
+    """A live code that let someone through."""
+
+    pass_id: str
+    step: int
+    direction: str
+    gate_id: str
+    at: str  # the passage's time, UTC ISO text (gate.journal.queries.utc_text)
+
+
+def record_use(db: Database, use: LiveUse, *, current_step: int | None = None) -> bool:
+    """Write one use on `db` (this gate's or a peer's); True when it is new. A use older than
+    what is kept is ignored: it can no longer be shown."""
+    if current_step is not None and use.step < current_step - KEEP_STEPS:
+        return False
+    migrate(db)
+    with immediate(db):
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO live_codes (pass_id, step, direction, gate_id, at) "
+            "VALUES (?, ?, ?, ?, ?)", [use.pass_id, use.step, use.direction, use.gate_id,
+                                       use.at])
+    return cursor.rowcount == 1
+
+
+def step_used(db: Database, *, gate_id: str, pass_id: str | None, direction: str,
+              at: str) -> int | None:
+    """The step of the live code this gate's passage (pass, direction, time) used, if any:
+    what the peer link tells the other gates with the passage."""
+    if not pass_id:
+        return None
+    try:  # no migration here: this runs inside the journal's own write transaction
+        row = db.execute("SELECT step FROM live_codes WHERE pass_id = ? AND direction = ? "
+                         "AND gate_id = ? AND at = ?", [pass_id, direction, gate_id, at]
+                         ).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None  # a gate whose checkpoint never ran: it has used no live code
+        raise
+    return int(row[0]) if row else None
+
+
+class LiveCodeLedger:
+    """The checkpoint's view of the used live codes, on a connection of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        migrate(db)
+        self._lock = threading.Lock()
+        self._waiting: dict[tuple[str, int, str], LiveUse] = {}  # not yet written
+
+    @classmethod
+    def open(cls, path: Path | str) -> LiveCodeLedger:
+        """A ledger on its own connection to the gate's database file."""
+        return cls(open_database(path))
+
+    @classmethod
+    def beside(cls, db: Database) -> LiveCodeLedger:
+        """A ledger on the same database file as `db` (in memory when `db` has no file)."""
+        row = db.execute("PRAGMA database_list").fetchone()
+        path = row[2] if row else ""
+        return cls.open(path) if path else cls(Database(memory=True))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def used(self, pass_id: str, step: int, direction: str) -> bool:
+        """True when this code has let someone through in this direction, here or at another
+        gate of the compound."""
+        with self._lock:
+            if (pass_id, step, direction) in self._waiting:
+                return True
+            row = self.db.execute("SELECT 1 FROM live_codes WHERE pass_id = ? AND step = ? "
+                                  "AND direction = ?", [pass_id, step, direction]).fetchone()
+        return row is not None
+
+    def use(self, use: LiveUse, current_step: int) -> None:
+        """Record a use (before its passage is journaled, so the peer message carries it); old
+        rows are pruned on the way."""
+        with self._lock:
+            self._waiting[(use.pass_id, use.step, use.direction)] = use
+            try:
+                for key, waiting in list(self._waiting.items()):
+                    record_use(self.db, waiting)
+                    del self._waiting[key]
+                with immediate(self.db):
+                    self.db.execute("DELETE FROM live_codes WHERE step < ?",
+                                    [current_step - KEEP_STEPS])
+            except (sqlite3.Error, JournalError) as exc:
+                log.error("live-code ledger not writable, %d uses wait in memory: %s",
+                          len(self._waiting), exc)
+                while len(self._waiting) > MAX_WAITING:
+                    self._waiting.pop(next(iter(self._waiting)))
