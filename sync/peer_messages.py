@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from gate.policy import Policy
 
 MAX_HELD = 256  # peers named in one catch-up request
+MAX_PROOF_CHARS = 2048  # a signed state proof is about 400 characters
 
 UtcText = Annotated[str, StringConstraints(
     pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")]  # the journal's own form
@@ -59,24 +60,32 @@ class PassageMessage(_Strict):
     """One passage of the gate that signed it (live, or answering `request_id`)."""
 
     type: Literal["peer_passage"]
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     compound_id: GateId
     gate_id: GateId
+    epoch: Hex32  # the journal's epoch: made with its database, seqs count within it
     seq: Annotated[int, Field(ge=1)]  # the passage's id in its gate's journal
     passage: PeerPassage
     request_id: Hex32 | None = None
 
 
+class Held(_Strict):
+    """What a gate holds of a peer: the newest seq of the peer's latest epoch it knows."""
+
+    epoch: Hex32
+    seq: Annotated[int, Field(ge=0)]
+
+
 class CatchupRequest(_Strict):
-    """A gate asks for the passages it misses: per peer, the newest seq it holds."""
+    """A gate asks for the passages it misses: per peer, what it holds."""
 
     type: Literal["peer_catchup"]
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     compound_id: GateId
     gate_id: GateId
     request_id: Hex32
     at: UtcText
-    held: dict[GateId, Annotated[int, Field(ge=0)]] = Field(max_length=MAX_HELD)
+    held: dict[GateId, Held] = Field(max_length=MAX_HELD)
     to: list[GateId] | None = Field(None, max_length=MAX_HELD)  # None: every peer
 
 
@@ -84,9 +93,10 @@ class ReplayDone(_Strict):
     """The end of one answer: how many passages, the last seq sent, whether more wait."""
 
     type: Literal["peer_replay_done"]
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     compound_id: GateId
     gate_id: GateId
+    epoch: Hex32
     request_id: Hex32
     count: Annotated[int, Field(ge=0)]
     last_seq: Annotated[int, Field(ge=0)] | None
@@ -100,7 +110,8 @@ MESSAGES: dict[str, type[PassageMessage] | type[CatchupRequest] | type[ReplayDon
 
 class PeerState(BaseModel):
     """What the peer link reads of a gate's retained state (sync.messages.StateMessage); the
-    rest is the platform's, and a newer gate may add to it."""
+    rest is the platform's, and a newer gate may add to it. Only `peer` is believed: the
+    same facts signed by the gate's key."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
@@ -108,7 +119,20 @@ class PeerState(BaseModel):
     gate_id: GateId
     compound_id: GateId
     online: bool
+    peer: Annotated[str, StringConstraints(max_length=MAX_PROOF_CHARS)] | None = None
 
+
+class StateProof(_Strict):
+    """A gate's online state, signed by its gate key (the `peer` field of its state message).
+    `connection` grows with every connection of the gate: an older state replayed is refused."""
+
+    type: Literal["peer_state"]
+    schema_version: Literal[1]
+    compound_id: GateId
+    gate_id: GateId
+    online: bool
+    connection: Annotated[int, Field(ge=1)]
+    at: UtcText
 
 
 def lookback(policy: Policy) -> timedelta:
