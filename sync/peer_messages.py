@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gate.journal.rows import PEER_COLUMNS
 from gate.policy import Policy
 
 MAX_HELD = 256  # peers named in one catch-up request
@@ -101,6 +102,21 @@ class ReplayDone(_Strict):
     count: Annotated[int, Field(ge=0)]
     last_seq: Annotated[int, Field(ge=0)] | None
     more: bool
+
+
+def passage_message(row: dict[str, Any], *, compound_id: str, epoch: str,
+                    request_id: str | None = None) -> dict[str, Any]:
+    """The peer_passage message of a passage row of the gate that decided it (to be signed by
+    that gate's key): its PEER_COLUMNS, its id as `seq`."""
+    passage = {name: row[name] for name in PEER_COLUMNS}
+    passage["granted"] = bool(passage["granted"])
+    message: dict[str, Any] = {
+        "type": "peer_passage", "schema_version": 2, "compound_id": compound_id,
+        "gate_id": passage["gate_id"], "epoch": epoch, "seq": int(row["id"]),
+        "passage": passage}
+    if request_id is not None:
+        message["request_id"] = request_id
+    return message
 
 
 MESSAGES: dict[str, type[PassageMessage] | type[CatchupRequest] | type[ReplayDone]] = {

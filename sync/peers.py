@@ -2,35 +2,31 @@
 
 Each gate decides alone on what it knows (gate/compound.py); this link makes what it knows the
 compound's. Every passage this gate records gets, in the journal's own transaction, an outbox
-row of the `peer` sink: the passage's columns (gate.journal.rows.PEER_COLUMNS), signed with
-this gate's own Ed25519 key (state_dir/keys/gate.key, scope "gate" in the trust list). A sender
-thread of its own (sync/peer_sender.py) publishes those rows in order with QoS 1 on
+row of the `peer` sink: the passage's columns (gate.journal.rows.PEER_COLUMNS) with this
+journal's epoch and the passage's seq, signed with this gate's own Ed25519 key
+(state_dir/keys/gate.key, scope "gate" in the trust list). A sender thread of its own
+(sync/peer_sender.py) publishes those rows in order with QoS 1 on
 PREFIX/v1/COMPOUND/GATE/peers/passages and deletes each after its PUBACK, so they survive
 restarts and outages like every outbox row, and a broker that refuses them (an ACL) never holds
 up the platform's events.
 
-Receiving (PREFIX/v1/COMPOUND/+/peers/passages, persistent session, QoS 1): on a thread of its
-own, in arrival order, each message is acknowledged after it was handled. A message is refused,
-counted and never applied when it is oversized, unsigned, signed by a key that is not the
-"gate" key of exactly the gate named in the topic (the signature is checked over the raw bytes
-before anything in them is parsed), malformed (the models of sync/peer_messages.py are strict),
-of another compound, naming another gate than its topic and its key, or claiming this gate's
-own id. A new peer passage that is a granted yellow exit is checked for a quota conflict
-(gate.compound.quota_conflict): the gate whose own exit is the latest raises the alert.
+Receiving (persistent session, QoS 1): on a thread of its own, in arrival order, each message is
+acknowledged after it was handled, and refused, counted and never applied unless
+sync/peer_verify.py believes it (the signature of exactly the gate that speaks, checked before
+parsing; the strict models; the compound; the gate ids). A new peer passage that is a granted
+yellow exit is checked for a quota conflict (gate.compound.quota_conflict): the gate whose own
+exit is the latest raises the alert.
 
-Catching up: a gate that was offline gets what it missed from its persistent session. A gate
-that is new, whose session expired, or whose broker forgot it, asks: on every connection it
-publishes a signed catch-up request on PREFIX/v1/COMPOUND/GATE/peers/catchup with the newest
-sequence number it holds of each peer, taken before anything of the new session was applied (so
-a live message cannot hide a gap), and once more to each peer whose state turns online while it
-listens. Each peer answers on PREFIX/v1/COMPOUND/REQUESTER/peers/replay/PEER with its own
-passages after that number, or, when the requester holds none of its passages, those the rules
-look back on, at most `max_replay` per answer, then a `peer_replay_done` message; the requester
-asks again from the last one while `more` is true. Merging is safe whatever the order: passages
-are immutable facts with unique event ids, and the rules order them by `order_at`.
+Catching up (sync/peer_catchup.py): a gate that was offline gets what it missed from its
+persistent session; one that is new, whose session expired or whose broker forgot it asks its
+peers on every connection, with what it held of each (per epoch: sync/peer_store.py) before
+anything of the new session was applied, and once more to each peer whose state turns online
+while it listens. Merging is safe whatever the order: passages are immutable facts with unique
+event ids, and the rules order them by `order_at`.
 
 The compound view (gate.compound.CompoundView) hears the broker connection come and go and each
-peer's retained state message turn online or offline.
+peer's retained state turn online or offline: as signed by that peer's key in the state's
+`peer` field, and never older than one already heard (its connection number only grows).
 """
 
 from __future__ import annotations
@@ -38,8 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,17 +51,17 @@ from gate.compound import CompoundView, quota_conflict
 from gate.events import JournalEvent
 from gate.journal import Journal
 from gate.journal.queries import utc_text
-from gate.journal.rows import PEER_COLUMNS
-from gate.model import AlertSpec, Colour, Direction, Severity
+from gate.model import AlertSpec, Colour, Direction
 from gate.passes import SigningKey, TrustList
 from gate.passes.trust import GATE_SCOPE, TrustedKey
 from gate.policy import Policy
 from gate.store import open_database
-from gate.vocabulary import AlertKind, EventType
+from gate.vocabulary import EventType
 from sync.connection import Session
 from sync.outbox import insert_row
 from sync.peer_catchup import MAX_REPLAY, CatchUp
-from sync.peer_messages import CatchupRequest, PassageMessage, StateProof
+from sync.peer_counts import PeerCounts
+from sync.peer_messages import CatchupRequest, PassageMessage, StateProof, passage_message
 from sync.peer_sender import PeerSender
 from sync.peer_store import Mark, PeerStore
 from sync.peer_verify import PeerVerifier, Refused
@@ -80,8 +75,6 @@ MAX_PEER_BYTES = 16 * 1024  # a signed passage is about 1 KB
 MAX_STATE_BYTES = 64 * 1024
 MAX_QUEUED = 1024  # received peer messages waiting for the peer thread
 RETRY_AFTER_S = 30.0  # a passage that could not be recorded is asked for again after this
-ALERT_INTERVAL_S = 60.0
-LOG_BURST = 10  # refusal lines per reason a minute; the rest are only counted
 
 
 # -- the queue of received messages -----------------------------------------------------------
@@ -126,11 +119,10 @@ class PeerLink:
         self.policy = policy
         self.clock = clock
         self.view = view
-        self.alert = alert
-        self.window = window
         self.gate_id = topics.gate_id
-        self.counters: Counter[str] = Counter()
-        self._counter_lock = threading.Lock()
+        self.counts = PeerCounts(alert)
+        self._count = self.counts.count
+        self._refuse = self.counts.refuse
         self._verifier = PeerVerifier(topics.compound_id, self.gate_id, TrustList(
             [TrustedKey(key.key_id, key.public_key, GATE_SCOPE, gate_id=self.gate_id)]))
         # The peer thread's connection: peer passages, high-water marks, replays, conflicts.
@@ -156,9 +148,6 @@ class PeerLink:
         self._seen: Session | None = None  # the session whose messages are being applied
         self._held_before: dict[str, Mark] = {}  # marks before `_seen`'s first message
         self._online: set[str] = set()  # peers heard online during this connection
-        self._last_alert: float | None = None
-        self._held_back_alerts = 0
-        self._log_window: dict[str, tuple[float, int]] = {}
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         journal.add_transaction_hook(self._record)
         journal.add_listener(self._after_commit)
@@ -259,8 +248,7 @@ class PeerLink:
 
     def snapshot(self) -> dict[str, int]:
         """The counters (`peer_` names, as they appear in the state message's `inbound`)."""
-        with self._counter_lock:
-            counts = dict(self.counters)
+        counts = self.counts.snapshot()
         counts.update({f"peer_{k}": v for k, v in self._sender.stats().items() if v})
         return counts
 
@@ -294,15 +282,8 @@ class PeerLink:
 
     def _passage_message(self, row: dict[str, Any], request_id: str | None = None,
                          ) -> dict[str, Any]:
-        passage = {name: row[name] for name in PEER_COLUMNS}
-        passage["granted"] = bool(passage["granted"])
-        message: dict[str, Any] = {
-            "type": "peer_passage", "schema_version": 2,
-            "compound_id": self.topics.compound_id, "gate_id": self.gate_id,
-            "epoch": self.epoch, "seq": int(row["id"]), "passage": passage}
-        if request_id is not None:
-            message["request_id"] = request_id
-        return message
+        return passage_message(row, compound_id=self.topics.compound_id, epoch=self.epoch,
+                               request_id=request_id)
 
     def _after_commit(self, event: JournalEvent) -> None:
         """After this gate's passage committed: wake the sender; a yellow exit decided while a
@@ -411,7 +392,7 @@ class PeerLink:
                                              self.clock.now())
         except Refused as exc:
             if exc.forged:
-                self._forged(topic, str(exc))
+                self.counts.forged(topic, str(exc))
             return self._refuse(exc.reason, topic, str(exc))
         if isinstance(message, PassageMessage):
             return self._passage(message, replay=peer.kind is PeerKind.REPLAY)
@@ -485,45 +466,6 @@ class PeerLink:
         if self.view is not None:
             self.view.peer_offline(gate)
         return "state_offline"
-
-    # -- counting, logging, alerting --------------------------------------------------------
-
-    def _count(self, name: str, n: int = 1) -> str:
-        with self._counter_lock:
-            self.counters[f"peer_{name}"] += n
-        return f"peer_{name}"
-
-    def _refuse(self, reason: str, topic: str, detail: str) -> str:
-        name = self._count(reason)
-        if reason == "echo":
-            return name
-        now = time.monotonic()
-        with self._counter_lock:  # at most LOG_BURST lines per reason a minute
-            start, lines = self._log_window.get(reason, (now, 0))
-            if now - start >= ALERT_INTERVAL_S:
-                start, lines = now, 0
-            self._log_window[reason] = (start, lines + 1)
-        if lines < LOG_BURST:
-            log.warning("peer message on %s refused: %s", topic, detail[:300])
-        return name
-
-    def _forged(self, topic: str, detail: str) -> None:
-        """An urgent alert, at most one a minute (a flood cannot fill the outbox)."""
-        if self.alert is None:
-            return
-        now = time.monotonic()
-        with self._counter_lock:
-            if self._last_alert is not None and now - self._last_alert < ALERT_INTERVAL_S:
-                self._held_back_alerts += 1
-                return
-            self._last_alert = now
-            more, self._held_back_alerts = self._held_back_alerts, 0
-        extra_zh = f"（另有 {more} 条同类消息）" if more else ""
-        extra_en = f" ({more} more like it)" if more else ""
-        self.alert(AlertSpec(
-            AlertKind.FORGED_PEER, Severity.URGENT,
-            f"收到未通过签名校验的其他门岗消息，已拒绝{extra_zh}",
-            f"rejected a peer gate's message on {topic}: {detail[:200]}{extra_en}"))
 
 
 def _yellow_exit(row: dict[str, Any]) -> bool:
