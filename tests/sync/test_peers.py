@@ -302,6 +302,8 @@ def _forged_and_why() -> list[tuple[str, str, bytes]]:
         (b_topic, "peer_malformed", sign_payload(
             _message(passage=_passage("gate-b", granted="yes")), key_b)),
         (b_topic, "peer_malformed", sign_payload(_message(extra=1), key_b)),
+        (b_topic, "peer_malformed", sign_payload(  # a gate of the version before epochs
+            {k: v for k, v in _message(schema_version=1).items() if k != "epoch"}, key_b)),
         (b_topic, "peer_other_compound", sign_payload(_message(compound_id="other-01"), key_b)),
         (b_topic, "peer_wrong_gate", sign_payload(
             _message(passage=_passage("gate-c")), key_b)),
@@ -324,7 +326,7 @@ def test_forged_peer_messages_are_refused_counted_and_never_applied(tmp_path: Pa
                                           for x in a.journal.alerts())
         assert len(alerts_of(a, "forged_peer")) == 1  # one a minute, the rest counted
         counts = link.snapshot()
-        assert counts["peer_malformed"] == 5 and counts["peer_own_gate"] == 2
+        assert counts["peer_malformed"] == 6 and counts["peer_own_gate"] == 2
         # The real thing, once: applied; again: a duplicate.
         good = sign_payload(_message(), GATE_KEYS["gate-b"])
         assert link.process(f"{ROOT}/gate-b/peers/passages", good) == "peer_applied"

@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.app import GateApp
 from gate.clock import ManualClock
 from gate.journal.queries import utc_text
-from gate.passes import generate_signing_key
+from gate.passes import TrustList, generate_signing_key
 from sync.messages import StateMessage
 from sync.signing import sign_payload
 from tests.fixtures.broker import Broker
@@ -99,9 +99,7 @@ def test_forged_and_replayed_states_are_refused_counted_and_change_nothing(
         assert peers(again).process(B_STATE, b"") == "peer_state_cleared"
 
 
-def _without_gate_b(app: GateApp) -> Any:
-    from gate.passes import TrustList
-
+def _without_gate_b(app: GateApp) -> TrustList:
     trust = TrustList()
     for key in app.rules.trust:
         if key.gate_id != "gate-b":
