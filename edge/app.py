@@ -105,7 +105,7 @@ class GateApp:
             trust=TrustList.load(passes.trust_list), policy=settings.policy,
             revocations=Revocations.load(passes.revocations) if passes.revocations else None)
         self.readers = {r.reader_id: reader_of(settings, r.reader_id) for r in settings.readers}
-        if settings.mqtt.enabled:
+        if settings.mqtt.enabled and settings.mqtt.peer_link:
             self.compound = CompoundView(self.clock.monotonic)
         self.checkpoint = Checkpoint(
             compound_id=settings.gate.compound_id, rules=self.rules, registry=self.registry,
@@ -189,12 +189,14 @@ class GateApp:
         faces_db = (parts.enter_context(closing(open_database(self.db_path)))
                     if self.face_gallery is not None else None)
         # The gate's own key (made on the first run) signs what it tells the other gates.
-        key_path = gate_key_path(self.settings.storage.state_dir)
-        key, created = load_or_create_signing_key(key_path)
-        if created:
-            log.warning("created this gate's key %s (%s): add it to the trust list with scope "
-                        "'gate' and gate_id %s (`gridgate keys gate`) so the other gates "
-                        "accept its passages", key.key_id, key_path, gate.gate_id)
+        key = None
+        if s.peer_link:
+            key_path = gate_key_path(self.settings.storage.state_dir)
+            key, created = load_or_create_signing_key(key_path)
+            if created:
+                log.warning("created this gate's key %s (%s): add it to the trust list with "
+                            "scope 'gate' and gate_id %s (`gridgate keys gate`) so the other "
+                            "gates accept its passages", key.key_id, key_path, gate.gate_id)
         sync = SyncService(
             journal=self.journal, db_path=self.db_path,
             topics=Topics(s.prefix, gate.compound_id, gate.gate_id),

@@ -104,6 +104,9 @@ class StateMessage(_Message):
     inbound: dict[str, int] = Field(default_factory=dict,
                                     description="Platform messages handled, by outcome.")
     protocol: str | None = None
+    peer: str | None = Field(
+        None, description="gate_id, compound_id, online and the connection number, signed by "
+        "the gate's key (the peer link, docs/mqtt.md): what the other gates believe.")
 
 
 def _member(words: type[StrEnum], value: Any) -> bool:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gate.journal.rows import PEER_COLUMNS
 from gate.policy import Policy
 
 MAX_HELD = 256  # peers named in one catch-up request
+MAX_PROOF_CHARS = 2048  # a signed state proof is about 400 characters
 
 UtcText = Annotated[str, StringConstraints(
     pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")]  # the journal's own form
@@ -66,25 +68,33 @@ class PassageMessage(_Strict):
     """One passage of the gate that signed it (live, or answering `request_id`)."""
 
     type: Literal["peer_passage"]
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     compound_id: GateId
     gate_id: GateId
+    epoch: Hex32  # the journal's epoch: made with its database, seqs count within it
     seq: Annotated[int, Field(ge=1)]  # the passage's id in its gate's journal
     passage: PeerPassage
     request_id: Hex32 | None = None
     live_code: LiveCode | None = None
 
 
+class Held(_Strict):
+    """What a gate holds of a peer: the newest seq of the peer's latest epoch it knows."""
+
+    epoch: Hex32
+    seq: Annotated[int, Field(ge=0)]
+
+
 class CatchupRequest(_Strict):
-    """A gate asks for the passages it misses: per peer, the newest seq it holds."""
+    """A gate asks for the passages it misses: per peer, what it holds."""
 
     type: Literal["peer_catchup"]
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     compound_id: GateId
     gate_id: GateId
     request_id: Hex32
     at: UtcText
-    held: dict[GateId, Annotated[int, Field(ge=0)]] = Field(max_length=MAX_HELD)
+    held: dict[GateId, Held] = Field(max_length=MAX_HELD)
     to: list[GateId] | None = Field(None, max_length=MAX_HELD)  # None: every peer
 
 
@@ -92,13 +102,32 @@ class ReplayDone(_Strict):
     """The end of one answer: how many passages, the last seq sent, whether more wait."""
 
     type: Literal["peer_replay_done"]
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     compound_id: GateId
     gate_id: GateId
+    epoch: Hex32
     request_id: Hex32
     count: Annotated[int, Field(ge=0)]
     last_seq: Annotated[int, Field(ge=0)] | None
     more: bool
+
+
+def passage_message(row: dict[str, Any], *, compound_id: str, epoch: str,
+                    request_id: str | None = None, live_step: int | None = None,
+                    ) -> dict[str, Any]:
+    """The peer_passage message of a passage row of the gate that decided it (to be signed by
+    that gate's key): its PEER_COLUMNS, its id as `seq`, and the step of the live code it used."""
+    passage = {name: row[name] for name in PEER_COLUMNS}
+    passage["granted"] = bool(passage["granted"])
+    message: dict[str, Any] = {
+        "type": "peer_passage", "schema_version": 2, "compound_id": compound_id,
+        "gate_id": passage["gate_id"], "epoch": epoch, "seq": int(row["id"]),
+        "passage": passage}
+    if request_id is not None:
+        message["request_id"] = request_id
+    if live_step is not None:
+        message["live_code"] = {"step": live_step}
+    return message
 
 
 MESSAGES: dict[str, type[PassageMessage] | type[CatchupRequest] | type[ReplayDone]] = {
@@ -108,7 +137,8 @@ MESSAGES: dict[str, type[PassageMessage] | type[CatchupRequest] | type[ReplayDon
 
 class PeerState(BaseModel):
     """What the peer link reads of a gate's retained state (sync.messages.StateMessage); the
-    rest is the platform's, and a newer gate may add to it."""
+    rest is the platform's, and a newer gate may add to it. Only `peer` is believed: the
+    same facts signed by the gate's key."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
@@ -116,7 +146,20 @@ class PeerState(BaseModel):
     gate_id: GateId
     compound_id: GateId
     online: bool
+    peer: Annotated[str, StringConstraints(max_length=MAX_PROOF_CHARS)] | None = None
 
+
+class StateProof(_Strict):
+    """A gate's online state, signed by its gate key (the `peer` field of its state message).
+    `connection` grows with every connection of the gate: an older state replayed is refused."""
+
+    type: Literal["peer_state"]
+    schema_version: Literal[1]
+    compound_id: GateId
+    gate_id: GateId
+    online: bool
+    connection: Annotated[int, Field(ge=1)]
+    at: UtcText
 
 
 def lookback(policy: Policy) -> timedelta:

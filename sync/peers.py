@@ -2,35 +2,31 @@
 
 Each gate decides alone on what it knows (gate/compound.py); this link makes what it knows the
 compound's. Every passage this gate records gets, in the journal's own transaction, an outbox
-row of the `peer` sink: the passage's columns (gate.journal.rows.PEER_COLUMNS), signed with
-this gate's own Ed25519 key (state_dir/keys/gate.key, scope "gate" in the trust list). A sender
-thread of its own (sync/peer_sender.py) publishes those rows in order with QoS 1 on
+row of the `peer` sink: the passage's columns (gate.journal.rows.PEER_COLUMNS) with this
+journal's epoch and the passage's seq, signed with this gate's own Ed25519 key
+(state_dir/keys/gate.key, scope "gate" in the trust list). A sender thread of its own
+(sync/peer_sender.py) publishes those rows in order with QoS 1 on
 PREFIX/v1/COMPOUND/GATE/peers/passages and deletes each after its PUBACK, so they survive
 restarts and outages like every outbox row, and a broker that refuses them (an ACL) never holds
 up the platform's events.
 
-Receiving (PREFIX/v1/COMPOUND/+/peers/passages, persistent session, QoS 1): on a thread of its
-own, in arrival order, each message is acknowledged after it was handled. A message is refused,
-counted and never applied when it is oversized, unsigned, signed by a key that is not the
-"gate" key of exactly the gate named in the topic (the signature is checked over the raw bytes
-before anything in them is parsed), malformed (the models of sync/peer_messages.py are strict),
-of another compound, naming another gate than its topic and its key, or claiming this gate's
-own id. A new peer passage that is a granted yellow exit is checked for a quota conflict
-(gate.compound.quota_conflict): the gate whose own exit is the latest raises the alert.
+Receiving (persistent session, QoS 1): on a thread of its own, in arrival order, each message is
+acknowledged after it was handled, and refused, counted and never applied unless
+sync/peer_verify.py believes it (the signature of exactly the gate that speaks, checked before
+parsing; the strict models; the compound; the gate ids). A new peer passage that is a granted
+yellow exit is checked for a quota conflict (gate.compound.quota_conflict): the gate whose own
+exit is the latest raises the alert.
 
-Catching up: a gate that was offline gets what it missed from its persistent session. A gate
-that is new, whose session expired, or whose broker forgot it, asks: on every connection it
-publishes a signed catch-up request on PREFIX/v1/COMPOUND/GATE/peers/catchup with the newest
-sequence number it holds of each peer, taken before anything of the new session was applied (so
-a live message cannot hide a gap), and once more to each peer whose state turns online while it
-listens. Each peer answers on PREFIX/v1/COMPOUND/REQUESTER/peers/replay/PEER with its own
-passages after that number, or, when the requester holds none of its passages, those the rules
-look back on, at most `max_replay` per answer, then a `peer_replay_done` message; the requester
-asks again from the last one while `more` is true. Merging is safe whatever the order: passages
-are immutable facts with unique event ids, and the rules order them by `order_at`.
+Catching up (sync/peer_catchup.py): a gate that was offline gets what it missed from its
+persistent session; one that is new, whose session expired or whose broker forgot it asks its
+peers on every connection, with what it held of each (per epoch: sync/peer_store.py) before
+anything of the new session was applied, and once more to each peer whose state turns online
+while it listens. Merging is safe whatever the order: passages are immutable facts with unique
+event ids, and the rules order them by `order_at`.
 
 The compound view (gate.compound.CompoundView) hears the broker connection come and go and each
-peer's retained state message turn online or offline.
+peer's retained state turn online or offline: as signed by that peer's key in the state's
+`peer` field, and never older than one already heard (its connection number only grows).
 """
 
 from __future__ import annotations
@@ -38,11 +34,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,63 +48,35 @@ from sqlite_utils import Database
 
 from gate.clock import Clock
 from gate.compound import CompoundView, quota_conflict
-from gate.errors import GridgateError
 from gate.events import JournalEvent
 from gate.journal import Journal
 from gate.journal.queries import utc_text
-from gate.journal.rows import PEER_COLUMNS
-from gate.model import AlertSpec, Colour, Direction, Severity
+from gate.model import AlertSpec, Colour, Direction
 from gate.passes import SigningKey, TrustList
 from gate.passes.ledger import LiveUse, record_use, step_used
 from gate.passes.live import step_of
 from gate.passes.trust import GATE_SCOPE, TrustedKey
 from gate.policy import Policy
 from gate.store import open_database
-from gate.vocabulary import AlertKind, EventType
+from gate.vocabulary import EventType
 from sync.connection import Session
 from sync.outbox import insert_row
-from sync.peer_messages import (
-    MAX_HELD,
-    MESSAGES,
-    CatchupRequest,
-    PassageMessage,
-    PeerState,
-    ReplayDone,
-    lookback,
-)
+from sync.peer_catchup import MAX_REPLAY, CatchUp
+from sync.peer_counts import PeerCounts
+from sync.peer_messages import CatchupRequest, PassageMessage, StateProof, passage_message
 from sync.peer_sender import PeerSender
+from sync.peer_store import Mark, PeerStore
+from sync.peer_verify import PeerVerifier, Refused
 from sync.schema import PEER_SINK, counter
-from sync.signing import MessageError, SignatureError, sign_payload, verify
+from sync.signing import sign_payload
 from sync.topics import PeerInbound, PeerKind, Topics
 
 log = logging.getLogger(__name__)
 
-GATE_SCOPES = frozenset({GATE_SCOPE})  # the only keys that may sign a peer message
 MAX_PEER_BYTES = 16 * 1024  # a signed passage is about 1 KB
 MAX_STATE_BYTES = 64 * 1024
 MAX_QUEUED = 1024  # received peer messages waiting for the peer thread
-MAX_REPLAY = 1000  # passages in one answer to a catch-up request
-ANSWER_INTERVAL_S = 1.0  # at most one answer a second to each requester (later ones coalesce)
 RETRY_AFTER_S = 30.0  # a passage that could not be recorded is asked for again after this
-ALERT_INTERVAL_S = 60.0
-LOG_BURST = 10  # refusal lines per reason a minute; the rest are only counted
-
-class _Refused(GridgateError, ValueError):
-    """A peer message refused; `reason` names the counter (without the peer_ prefix)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        self.reason = reason
-        super().__init__(f"{reason}: {detail}")
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
 
 # -- the queue of received messages -----------------------------------------------------------
@@ -140,22 +106,6 @@ class _Dropped:
 _Entry = _Item | _Connected | _Dropped
 
 
-@dataclass
-class _Pending:
-    """A catch-up answer waiting for its turn (one a second per requester)."""
-
-    request: CatchupRequest
-    due: float
-
-
-@dataclass
-class _Ask:
-    """A catch-up request to send (to one peer, or to all with None)."""
-
-    due: float
-    floor: dict[str, int] = field(default_factory=dict)  # held seqs never to claim above
-
-
 class PeerLink:
     """This gate's side of the peer link: publishes its passages, keeps its peers'."""
 
@@ -171,14 +121,12 @@ class PeerLink:
         self.policy = policy
         self.clock = clock
         self.view = view
-        self.alert = alert
-        self.max_replay = max_replay
-        self.window = window
         self.gate_id = topics.gate_id
-        self.counters: Counter[str] = Counter()
-        self._counter_lock = threading.Lock()
-        self._own = TrustList([TrustedKey(key.key_id, key.public_key, GATE_SCOPE,
-                                          gate_id=self.gate_id)])
+        self.counts = PeerCounts(alert)
+        self._count = self.counts.count
+        self._refuse = self.counts.refuse
+        self._verifier = PeerVerifier(topics.compound_id, self.gate_id, TrustList(
+            [TrustedKey(key.key_id, key.public_key, GATE_SCOPE, gate_id=self.gate_id)]))
         # The peer thread's connection: peer passages, high-water marks, replays, conflicts.
         # A peer passage lost to power loss is asked for again (the high-water mark is lower):
         # no fsync per peer passage.
@@ -186,21 +134,22 @@ class PeerLink:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db_lock = threading.RLock()
         self._peer_journal = Journal(self._db, gate_id=self.gate_id, clock=clock)
+        self.store = PeerStore(self._db, self._db_lock, self.gate_id)
+        self.epoch = self.store.epoch
+        self.connection = 0  # the number of the current connection (its states carry it)
         self._sender = PeerSender(db_path, clock=clock, window=window, policy=policy)
+        self.catchup = CatchUp(store=self.store, topics=topics, clock=clock, policy=policy,
+                               publish=self._publish, passage=self._passage_message,
+                               count=self._count, linked=lambda: self._session is not None,
+                               max_replay=max_replay)
         self._queue: deque[_Entry] = deque()
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
         self._session: Session | None = None  # the live session, for answers and requests
         self._seen: Session | None = None  # the session whose messages are being applied
-        self._held_before: dict[str, int] = {}  # high-water before `_seen`'s first message
+        self._held_before: dict[str, Mark] = {}  # marks before `_seen`'s first message
         self._online: set[str] = set()  # peers heard online during this connection
-        self._asks: dict[str | None, _Ask] = {}
-        self._answers: dict[str, _Pending] = {}
-        self._answered_at: dict[str, float] = {}
-        self._last_alert: float | None = None
-        self._held_back_alerts = 0
-        self._log_window: dict[str, tuple[float, int]] = {}
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         journal.add_transaction_hook(self._record)
         journal.add_listener(self._after_commit)
@@ -237,6 +186,20 @@ class PeerLink:
         self.stop()
         self._sender.close()
         self._db.close()
+
+    def new_connection(self) -> int:
+        """Number the next connection (before its Last Will is made): higher than any before."""
+        self.connection = self.store.next_connection(int(self.clock.now().timestamp() * 1000))
+        return self.connection
+
+    def state_proof(self, online: bool) -> str:
+        """This gate's state for the current connection, signed: the `peer` field of its state
+        message, which is all its peers believe of that message."""
+        proof = {"type": "peer_state", "schema_version": 1,
+                 "compound_id": self.topics.compound_id, "gate_id": self.gate_id,
+                 "online": online, "connection": max(1, self.connection),
+                 "at": utc_text(self.clock.now())}
+        return sign_payload(proof, self.key).decode("utf-8")
 
     def session_started(self, session: Session) -> None:
         """The link is up (link thread, before the outbox pump runs)."""
@@ -287,8 +250,7 @@ class PeerLink:
 
     def snapshot(self) -> dict[str, int]:
         """The counters (`peer_` names, as they appear in the state message's `inbound`)."""
-        with self._counter_lock:
-            counts = dict(self.counters)
+        counts = self.counts.snapshot()
         counts.update({f"peer_{k}": v for k, v in self._sender.stats().items() if v})
         return counts
 
@@ -298,19 +260,18 @@ class PeerLink:
             return int(self._db.execute("SELECT count(*) FROM outbox WHERE sink = ?",
                                         [PEER_SINK]).fetchone()[0])
 
-    def high_water(self) -> dict[str, int]:
-        """The newest seq held of each peer gate."""
-        with self._db_lock:
-            return self._peer_journal.peer_high_water()
+    def high_water(self) -> dict[str, Mark]:
+        """What is held of each peer gate: the newest seq of its latest epoch known."""
+        return self.store.marks()
 
-    # -- sending: the journal hook and the catch-up messages ---------------------------------
+    # -- sending: the journal hook, signed messages ---------------------------------------------
 
     def _record(self, db: Database, event: JournalEvent) -> None:
         """Journal transaction hook: this gate's passage, signed, into the peer sink."""
         if event.kind != EventType.PASSAGE or event.row.get("gate_id") != self.gate_id:
             return
         row = event.row
-        message = self._passage_message(row, seq=int(row["id"]), live_step=_live_step(db, row))
+        message = self._passage_message(row, live_step=_live_step(db, row))
         try:
             PassageMessage.model_validate(message)
         except ValidationError as exc:  # sent anyway; the peers count it as malformed
@@ -321,19 +282,13 @@ class PeerLink:
                    payload=sign_payload(message, self.key).decode("utf-8"),
                    created_at=utc_text(self.clock.now()))
 
-    def _passage_message(self, row: dict[str, Any], *, seq: int, request_id: str | None = None,
+    def _passage_message(self, row: dict[str, Any], request_id: str | None = None, *,
                          live_step: int | None = None) -> dict[str, Any]:
-        passage = {name: row[name] for name in PEER_COLUMNS}
-        passage["granted"] = bool(passage["granted"])
-        message: dict[str, Any] = {
-            "type": "peer_passage", "schema_version": 1,
-            "compound_id": self.topics.compound_id, "gate_id": self.gate_id, "seq": seq,
-            "passage": passage}
-        if request_id is not None:
-            message["request_id"] = request_id
-        if live_step is not None:
-            message["live_code"] = {"step": live_step}
-        return message
+        if live_step is None and request_id is not None:  # a replay: read it here
+            with self._db_lock:
+                live_step = _live_step(self._db, row)
+        return passage_message(row, compound_id=self.topics.compound_id, epoch=self.epoch,
+                               request_id=request_id, live_step=live_step)
 
     def _after_commit(self, event: JournalEvent) -> None:
         """After this gate's passage committed: wake the sender; a yellow exit decided while a
@@ -354,52 +309,6 @@ class PeerLink:
         info = session.client.publish(topic, payload, qos=1)
         return info.rc == MQTT_ERR_SUCCESS
 
-    def _send_request(self, to: str | None, held: dict[str, int]) -> bool:
-        request = {"type": "peer_catchup", "schema_version": 1,
-                   "compound_id": self.topics.compound_id, "gate_id": self.gate_id,
-                   "request_id": _new_id(), "at": utc_text(self.clock.now()),
-                   "held": dict(sorted(held.items())[:MAX_HELD]),
-                   "to": None if to is None else [to]}
-        sent = self._publish(self.topics.peer_catchup, request)
-        if sent:
-            self._count("catchup_sent")
-            log.info("asked %s for the passages missed (holding %s)", to or "every peer",
-                     held or "none")
-        return sent
-
-    def _answer(self, request: CatchupRequest) -> None:
-        """Re-publish this gate's own passages the requester lacks (at most max_replay)."""
-        after = request.held.get(self.gate_id)
-        sql = ("SELECT * FROM passages WHERE gate_id = ? AND received_at IS NULL AND ")
-        if after is not None:
-            sql += "id > ?"
-            params: list[Any] = [self.gate_id, after]
-        else:
-            sql += "order_at >= ?"
-            params = [self.gate_id, utc_text(self.clock.now() - lookback(self.policy()))]
-        with self._db_lock:
-            rows = _rows(self._db, sql + " ORDER BY id LIMIT ?", [*params, self.max_replay + 1])
-            lives = {int(row["id"]): _live_step(self._db, row) for row in rows}
-        more = len(rows) > self.max_replay
-        rows = rows[:self.max_replay]
-        topic = self.topics.peer_replay(request.gate_id)
-        sent = 0
-        for row in rows:
-            if not self._publish(topic, self._passage_message(
-                    row, seq=int(row["id"]), request_id=request.request_id,
-                    live_step=lives.get(int(row["id"])))):
-                return  # the link dropped: the requester asks again on its next connection
-            sent += 1
-        done = {"type": "peer_replay_done", "schema_version": 1,
-                "compound_id": self.topics.compound_id, "gate_id": self.gate_id,
-                "request_id": request.request_id, "count": sent,
-                "last_seq": int(rows[-1]["id"]) if rows else after, "more": more}
-        if self._publish(topic, done):
-            self._count("catchup_answered")
-            self._count("replay_sent", sent)
-            log.info("answered %s's catch-up request with %d passages%s", request.gate_id, sent,
-                     " (more follow on request)" if more else "")
-
     # -- the peer thread ------------------------------------------------------------------
 
     def _put(self, entry: _Entry, *, force: bool = False) -> bool:
@@ -417,8 +326,8 @@ class PeerLink:
         while True:
             with self._cond:
                 while not self._queue and not self._closed:
-                    self._cond.wait(self._next_due())
-                    if self._due():
+                    self._cond.wait(self.catchup.next_due())
+                    if self.catchup.due():
                         break
                 if not self._queue and self._closed:
                     return
@@ -426,62 +335,20 @@ class PeerLink:
             try:
                 if entry is not None:
                     self._handle_entry(entry)
-                self._run_due()
+                self.catchup.run_due()
             except Exception:
                 self._count("error")
                 log.exception("peer link: handling failed")
-
-    def _next_due(self) -> float:
-        dues = [a.due for a in self._asks.values()] + [p.due for p in self._answers.values()]
-        if not dues:
-            return 1.0
-        return min(1.0, max(0.01, min(dues) - time.monotonic()))
-
-    def _due(self) -> bool:
-        now = time.monotonic()
-        return any(a.due <= now for a in self._asks.values()) or any(
-            p.due <= now for p in self._answers.values())
-
-    def _run_due(self) -> None:
-        now = time.monotonic()
-        for requester, pending in list(self._answers.items()):
-            if pending.due <= now:
-                del self._answers[requester]
-                self._answered_at[requester] = now
-                self._answer(pending.request)
-        for to, ask in list(self._asks.items()):
-            if ask.due <= now:
-                held = self.high_water()
-                for gate, floor in ask.floor.items():
-                    if gate in held:
-                        held[gate] = min(held[gate], floor)
-                    elif floor > 0:  # holding none of it: the look-back window, not all
-                        held[gate] = floor
-                if self._send_request(to, held) or self._session is None:
-                    del self._asks[to]
-                else:
-                    ask.due = now + 1.0
-
-    def _ask(self, to: str | None, delay: float = 0.0, floor: dict[str, int] | None = None,
-             ) -> None:
-        due = time.monotonic() + delay
-        ask = self._asks.get(to)
-        if ask is None:
-            self._asks[to] = ask = _Ask(due)
-        ask.due = min(ask.due, due)
-        for gate, seq in (floor or {}).items():
-            ask.floor[gate] = min(seq, ask.floor.get(gate, seq))
 
     def _handle_entry(self, entry: _Entry) -> None:
         if isinstance(entry, _Connected):
             self._note_session(entry.session)
             self._online.clear()
-            self._asks.pop(None, None)
-            self._send_request(None, dict(self._held_before))
+            self.catchup.ask_all_now(dict(self._held_before))
             return
         if isinstance(entry, _Dropped):
-            held = self.high_water()
-            self._ask(entry.gate_id, 1.0, {entry.gate_id: held.get(entry.gate_id, 0)})
+            mark = self.high_water().get(entry.gate_id)
+            self.catchup.ask(entry.gate_id, 1.0, {entry.gate_id: mark} if mark else None)
             return
         if entry.session is not None:
             self._note_session(entry.session)
@@ -490,23 +357,24 @@ class PeerLink:
         except Exception:
             self._count("error")
             log.exception("peer message on %s failed; asking for it again later", entry.topic)
-            self._ask(entry.peer.gate_id, RETRY_AFTER_S,
-                      {entry.peer.gate_id: self._floor_for(entry)})
+            floor = self._floor_for(entry)
+            self.catchup.ask(entry.peer.gate_id, RETRY_AFTER_S,
+                             {entry.peer.gate_id: floor} if floor else None)
         else:
             log.debug("peer message on %s: %s", entry.topic, outcome)
         _ack(entry.session, entry.mid, entry.qos)
 
-    def _floor_for(self, entry: _Item) -> int:
-        """The seq to ask again from after `entry` could not be applied."""
+    def _floor_for(self, entry: _Item) -> Mark | None:
+        """What to ask again from after `entry` could not be applied."""
         try:
-            seq = int(json.loads(bytes(entry.payload).split(b"\n", 1)[1])["seq"])
-            return max(0, seq - 1)
+            message = json.loads(bytes(entry.payload).split(b"\n", 1)[1])
+            return Mark(str(message["epoch"]), max(0, int(message["seq"]) - 1))
         except Exception:
-            return self.high_water().get(entry.peer.gate_id, 0)
+            return self.high_water().get(entry.peer.gate_id)
 
     def _note_session(self, session: Session) -> None:
-        """The high-water marks before the first message of a new session is applied: what a
-        catch-up request may claim to hold without hiding a gap behind a live message."""
+        """The marks before the first message of a new session is applied: what a catch-up
+        request may claim to hold without hiding a gap behind a live message."""
         if session is not self._seen:
             self._seen = session
             self._held_before = self.high_water()
@@ -522,71 +390,27 @@ class PeerLink:
         limit = MAX_STATE_BYTES if peer.kind is PeerKind.STATE else MAX_PEER_BYTES
         if len(payload) > limit:
             return self._refuse("oversized", topic, f"{len(payload)} bytes")
-        if peer.kind is PeerKind.STATE:
-            return self._state(topic, bytes(payload), peer, retained)
         try:
-            message = self._verified(topic, payload, peer)
-        except _Refused as exc:
+            if peer.kind is PeerKind.STATE:
+                return self._state(topic, bytes(payload), peer, retained)
+            message = self._verifier.message(topic, payload, peer, self.trust(),
+                                             self.clock.now())
+        except Refused as exc:
+            if exc.forged:
+                self.counts.forged(topic, str(exc))
             return self._refuse(exc.reason, topic, str(exc))
         if isinstance(message, PassageMessage):
             return self._passage(message, replay=peer.kind is PeerKind.REPLAY)
         if isinstance(message, CatchupRequest):
-            return self._request(message)
-        return self._done(message)
-
-    def _verified(self, topic: str, payload: bytes | bytearray,
-                  peer: PeerInbound) -> PassageMessage | CatchupRequest | ReplayDone:
-        """Signature (over the raw bytes, before any parsing), key, then the strict model."""
-        now = self.clock.now()
-        if peer.gate_id == self.gate_id:
-            try:
-                verify(payload, self._own, now, GATE_SCOPES)
-            except MessageError:
-                raise _Refused("own_gate", f"a message on this gate's own topic {topic} "
-                               "not signed by this gate") from None
-            raise _Refused("echo", "this gate's own message")
-        trust = self.trust()
-        try:
-            verified = verify(payload, trust, now, GATE_SCOPES)
-        except SignatureError as exc:
-            if exc.reason != "unknown_key":  # a gate the trust list lacks yet: doctor says so
-                self._forged(topic, str(exc))
-            raise _Refused(exc.reason, str(exc)) from None
-        except MessageError as exc:
-            raise _Refused(exc.reason, str(exc)) from None
-        key = trust.get(verified.key_id)
-        if key is None or key.gate_id != peer.gate_id:
-            detail = (f"signed by the key of gate {key.gate_id if key else '?'}, not of "
-                      f"{peer.gate_id} whose topic it came on")
-            self._forged(topic, detail)
-            raise _Refused("wrong_key", detail)
-        kind = verified.payload.get("type")
-        expected = {PeerKind.PASSAGES: ("peer_passage",), PeerKind.CATCHUP: ("peer_catchup",),
-                    PeerKind.REPLAY: ("peer_passage", "peer_replay_done")}[peer.kind]
-        if kind not in expected:
-            raise _Refused("wrong_type", f"a {kind!r} message on a {peer.kind} topic")
-        try:
-            message = MESSAGES[str(kind)].model_validate(verified.payload)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise _Refused("malformed", f"{'.'.join(str(p) for p in first['loc'])}: "
-                           f"{first['msg']}") from None
-        if message.compound_id != self.topics.compound_id:
-            raise _Refused("other_compound", f"for compound {message.compound_id}")
-        claimed = {message.gate_id}
-        if isinstance(message, PassageMessage):
-            claimed.add(message.passage.gate_id)
-        if self.gate_id in claimed:
-            raise _Refused("own_gate", f"claims this gate's id {self.gate_id}")
-        if claimed != {peer.gate_id}:
-            raise _Refused("wrong_gate", f"names gate {sorted(claimed)}, signed by and "
-                           f"published for {peer.gate_id}")
-        return message
+            return self.catchup.request(message)
+        self.catchup.done(message)
+        return self._count("replay_done")
 
     def _passage(self, message: PassageMessage, *, replay: bool) -> str:
         row = message.passage.model_dump()
         with self._db_lock:
             new = self._peer_journal.record_peer_passage(row, seq=message.seq)
+            self.store.hold(message.gate_id, message.epoch, message.seq)
             if message.live_code is not None and row["granted"] and row["pass_id"]:
                 # A screenshot that went through that gate must not open this one.
                 record_use(self._db, LiveUse(row["pass_id"], message.live_code.step,
@@ -620,87 +444,38 @@ class PeerLink:
         self._count("quota_conflict")
         log.warning("quota conflict: %s", conflict.alert().message_en)
 
-    def _request(self, request: CatchupRequest) -> str:
-        if request.to is not None and self.gate_id not in request.to:
-            return self._count("catchup_not_for_us")
-        now = time.monotonic()
-        last = self._answered_at.get(request.gate_id)
-        due = now if last is None else max(now, last + ANSWER_INTERVAL_S)
-        self._answers[request.gate_id] = _Pending(request, due)  # a newer request replaces
-        return self._count("catchup_received")
-
-    def _done(self, done: ReplayDone) -> str:
-        if done.more and done.last_seq is not None:
-            self._ask(done.gate_id, 0.0, {done.gate_id: done.last_seq})
-        return self._count("replay_done")
-
     def _state(self, topic: str, payload: bytes, peer: PeerInbound, retained: bool) -> str:
+        """A peer's retained state: believed only as its signed proof says, and never when it
+        is older than one already heard (a replay)."""
         gate = peer.gate_id
         if gate == self.gate_id:
             return "own_state"
-        if not payload:  # a retained state cleared: the gate is gone from the compound
+        trust = self.trust()
+        if not payload:  # a retained state cleared: the gate left the compound
+            if trust.gate_key(gate) is not None:
+                raise Refused("state_unsigned", "an empty state of a gate the trust list "
+                              "still holds (remove its key first)")
             self._online.discard(gate)
             if self.view is not None:
                 self.view.peer_online(gate)  # nothing to wait for any more
             return self._count("state_cleared")
-        try:
-            state = PeerState.model_validate_json(payload)
-        except ValidationError as exc:
-            return self._refuse("state_malformed", topic, str(exc.errors()[0]["msg"]))
-        if state.gate_id != gate or state.compound_id != self.topics.compound_id:
-            return self._refuse("state_malformed", topic,
-                                f"state of {state.compound_id}/{state.gate_id} on {topic}")
-        if state.online:
+        proof: StateProof = self._verifier.state(payload, peer, trust, self.clock.now())
+        if not self.store.newer_state(gate, proof.connection, proof.online,
+                                      utc_text(self.clock.now())):
+            raise Refused("state_replayed", f"connection {proof.connection} "
+                          f"{'online' if proof.online else 'offline'}, older than one heard")
+        if proof.online:
             if self.view is not None:
                 self.view.peer_online(gate)
             if gate not in self._online:
                 self._online.add(gate)
                 if not retained:  # it connected just now: what it sent before we heard it
-                    self._ask(gate, 0.0)
+                    self.catchup.ask(gate, 0.0)
             return "state_online"
         self._online.discard(gate)
         if self.view is not None:
             self.view.peer_offline(gate)
         return "state_offline"
-
-    # -- counting, logging, alerting --------------------------------------------------------
-
-    def _count(self, name: str, n: int = 1) -> str:
-        with self._counter_lock:
-            self.counters[f"peer_{name}"] += n
-        return f"peer_{name}"
-
-    def _refuse(self, reason: str, topic: str, detail: str) -> str:
-        name = self._count(reason)
-        if reason == "echo":
-            return name
-        now = time.monotonic()
-        with self._counter_lock:  # at most LOG_BURST lines per reason a minute
-            start, lines = self._log_window.get(reason, (now, 0))
-            if now - start >= ALERT_INTERVAL_S:
-                start, lines = now, 0
-            self._log_window[reason] = (start, lines + 1)
-        if lines < LOG_BURST:
-            log.warning("peer message on %s refused: %s", topic, detail[:300])
-        return name
-
-    def _forged(self, topic: str, detail: str) -> None:
-        """An urgent alert, at most one a minute (a flood cannot fill the outbox)."""
-        if self.alert is None:
-            return
-        now = time.monotonic()
-        with self._counter_lock:
-            if self._last_alert is not None and now - self._last_alert < ALERT_INTERVAL_S:
-                self._held_back_alerts += 1
-                return
-            self._last_alert = now
-            more, self._held_back_alerts = self._held_back_alerts, 0
-        extra_zh = f"（另有 {more} 条同类消息）" if more else ""
-        extra_en = f" ({more} more like it)" if more else ""
-        self.alert(AlertSpec(
-            AlertKind.FORGED_PEER, Severity.URGENT,
-            f"收到未通过签名校验的其他门岗通行记录，已拒绝{extra_zh}",
-            f"rejected a peer gate's message on {topic}: {detail[:200]}{extra_en}"))
 
 
 def _live_step(db: Database, row: dict[str, Any]) -> int | None:

@@ -61,6 +61,25 @@ def _create_tables(db: Database) -> None:
     )
 
 
+@migrations(name="0002_compound_epochs_states")
+def _compound_epochs_states(db: Database) -> None:
+    # The peer link's own records (sync/peer_store.py). A journal's passage ids start again at 1
+    # when its database is made anew, so a peer's sequence numbers mean something only within
+    # one epoch: a random id made with the database. What a gate holds of a peer is counted per
+    # (gate, epoch); the latest epoch heard of a gate (highest id) is the one it speaks now.
+    db.execute("CREATE TABLE compound_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), "
+               "epoch TEXT NOT NULL, created_at TEXT NOT NULL, "
+               "connection INTEGER NOT NULL DEFAULT 0)")  # this gate's last connection number
+    db.execute("INSERT INTO compound_epoch (id, epoch, created_at) VALUES "
+               "(1, lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))")
+    db.execute("CREATE TABLE peer_epochs (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+               "gate_id TEXT NOT NULL, epoch TEXT NOT NULL, high_water INTEGER NOT NULL, "
+               "UNIQUE (gate_id, epoch))")
+    # The newest signed state heard of each peer: an older one (a replay) is refused.
+    db.execute("CREATE TABLE peer_states (gate_id TEXT PRIMARY KEY, connection INTEGER NOT NULL, "
+               "online INTEGER NOT NULL, heard_at TEXT NOT NULL)")
+
+
 def migrate(db: Database) -> None:
     """Bring the sync tables up to date."""
     try:

@@ -193,17 +193,18 @@ class SyncService:
         return None if version is None else str(version)
 
     def state(self, online: bool) -> StateMessage:
-        """The retained state message as it stands."""
+        """The retained state message as it stands (signed for the peers of the compound)."""
+        proof = self.peers.state_proof(online) if self.peers else None
         if not online:
             return StateMessage(gate_id=self.topics.gate_id,
                                 compound_id=self.topics.compound_id, online=False,
-                                at=self.clock.now())
+                                at=self.clock.now(), peer=proof)
         return StateMessage(
             gate_id=self.topics.gate_id, compound_id=self.topics.compound_id, online=True,
             at=self.clock.now(), versions=self.versions(), outbox_waiting=self.outbox_waiting(),
             dropped_routine=self.dropped_routine(),
             inbound=self.inbox.snapshot() | (self.peers.snapshot() if self.peers else {}),
-            protocol=self.link.protocol)
+            protocol=self.link.protocol, peer=proof)
 
     # -- callbacks --------------------------------------------------------------------------
 
@@ -236,6 +237,10 @@ class SyncService:
             self.peers.session_ended(session)
 
     def _will(self) -> Will:
+        """Made before each connection attempt: the connection's number goes into its Last
+        Will and every state it publishes, so none of them can be replayed after a later one."""
+        if self.peers is not None:
+            self.peers.new_connection()
         return Will(self.topics.state, self.state(online=False).model_dump_json().encode())
 
     def _publish_state(self, session: Session) -> None:

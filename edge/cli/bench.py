@@ -13,6 +13,7 @@ BENCHMARKS = {
     "sync": "edge.bench.sync:bench_sync",
     "fleet": "edge.bench.fleet:bench_fleet",
     "passes": "edge.bench.passes:bench_passes",
+    "peers": "edge.bench.peers:bench_peers",
 }
 
 

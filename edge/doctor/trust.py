@@ -48,7 +48,7 @@ def check(context: DoctorContext) -> Iterator[Finding]:
         yield warn("trust.fresh", f"{path} has not changed for {age.days} days although the "
                    "platform link is on", "check the broker findings; the platform pushes the "
                    "trust list over MQTT when it changes")
-    if settings.mqtt.enabled:
+    if settings.mqtt.enabled and settings.mqtt.peer_link:
         yield _gate_key(trust, settings.storage.state_dir, settings.gate.gate_id)
     revocations = settings.passes.revocations
     if revocations is not None:

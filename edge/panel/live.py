@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class LiveItem:
     """One thing to tell the browsers: a passage, an alert, a door event, an acknowledgement."""
 
-    kind: str  # "passage" | "alert" | "door" | "ack" | SESSIONS_CHANGED (not sent on)
+    kind: str  # "passage" | "alert" | "door" | "ack" | "guard" | SESSIONS_CHANGED (not sent on)
     row: dict[str, Any]
 
 

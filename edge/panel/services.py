@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from edge.panel.db import PanelDatabase
 from edge.panel.frames import LiveFrames
 from edge.panel.gate import PanelGate
+from edge.panel.guard import GuardPrompts
 from edge.panel.i18n import Translator
 from edge.panel.live import EventHub, LiveItem
 from edge.panel.sessions import SessionStore
@@ -83,6 +84,7 @@ class PanelServices:
     visitors: VisitorDesk
     setup: SetupToken
     sync: SyncStatus
+    prompts: GuardPrompts  # passages the partition rules left to the guard (edge/panel/guard.py)
     tls: bool = False
     config_path: Path | None = None  # the TOML file the gate was started from, when known
     _detach: list[Callable[[], None]] = field(default_factory=list)
@@ -104,6 +106,7 @@ class PanelServices:
         if self._closed:  # the journal has no way to remove a listener
             return
         if event.kind is EventType.PASSAGE:
+            self.prompts.offer(event.row)  # before the browsers hear of it: they show it
             self._publish_passage(event.row)
         elif event.kind in (EventType.ALERT, EventType.DOOR):
             self.hub.publish(LiveItem(event.kind, event.row))
@@ -168,7 +171,7 @@ def build_services(gate: PanelGate, settings: PanelSettings, *, clock: Clock | N
         thumbs=ThumbnailCache(), snapshots=SnapshotStore(state_dir), visitors=visitors,
         setup=SetupToken(token_path(state_dir), clock=clock,
                          lifetime=timedelta(minutes=settings.setup_token_minutes)),
-        sync=sync or SyncStatus(), tls=settings.tls,
+        sync=sync or SyncStatus(), prompts=GuardPrompts(clock.monotonic), tls=settings.tls,
         config_path=config_path)
     services.attach()
     return services

@@ -146,6 +146,12 @@ class MqttSettings(Section):
     hold_open_max_minutes: int = Field(
         240, ge=1, le=24 * 60, description="Longest hold-open a platform command may set.",
     )
+    peer_link: bool = Field(
+        True,
+        description="Share passages with the other gates of the compound over this broker "
+        "(signed by this gate's key; docs/mqtt.md): quotas, anti-passback and who-is-out hold "
+        "across gates. Off: this gate decides on its own passages alone and makes no gate key.",
+    )
     webhooks: list[WebhookSettings] = Field(
         default_factory=list, description="Alert webhooks, delivered through the outbox.",
     )

@@ -6,22 +6,17 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gpiozero.pins.mock import MockFactory
-
 from edge.app import GateApp
+from edge.bench.peers import running as running  # the tests import it from here
+from edge.bench.peers import show_pass
 from edge.settings import Settings, parse_settings
 from gate.checkpoint import Outcome
-from gate.clock import SystemClock
-from gate.model import Colour, Method
-from gate.observation import Observation
-from gate.passes import SigningKey, TrustList, encode_pass, generate_signing_key
-from gate.passes.claims import PassClaims
+from gate.model import Colour
+from gate.passes import SigningKey, TrustList, generate_signing_key
 from gate.passes.keys import write_signing_key
 from gate.store import gate_key_path
 from sync.peers import PeerLink
@@ -67,14 +62,6 @@ def peer_settings(root: Path, gate: str, broker: Broker | None, *, tag: str = ""
     })
 
 
-@contextmanager
-def running(settings: Settings) -> Iterator[GateApp]:
-    """A gate with its link started, closed at the end."""
-    with GateApp(settings, pin_factory=MockFactory()) as app:
-        app.start_sync()
-        yield app
-
-
 def peers(app: GateApp) -> PeerLink:
     assert app.sync is not None and app.sync.peers is not None
     return app.sync.peers
@@ -83,15 +70,8 @@ def peers(app: GateApp) -> PeerLink:
 def scan(app: GateApp, person: str, *, household: str, colour: Colour = Colour.GREEN,
          reader: str = "out-cam", at: datetime | None = None) -> Outcome:
     """A pass of `person` shown at `reader`, decided by the gate's checkpoint."""
-    now = at or SystemClock().now()
-    claims = PassClaims(pass_id=f"pass-{person}", person_id=person, household_id=household,
-                        compound_id=COMPOUND, colour=colour, issued_at=now - timedelta(days=1),
-                        not_before=now - timedelta(days=1), expires_at=now + timedelta(days=9),
-                        grid_id="grid-7")
-    check = app.checkpoint.check_pass(encode_pass(claims, PLATFORM_KEY), now)
-    observation = Observation(reader=app.readers[reader], method=Method.PASS, seen_at=now,
-                              pass_check=check)
-    return app.checkpoint.handle(observation)
+    return show_pass(app, PLATFORM_KEY, person, household=household, colour=colour,
+                     reader=reader, at=at)
 
 
 def passages(app: GateApp) -> set[tuple[str, str, str]]:

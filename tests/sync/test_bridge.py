@@ -101,14 +101,14 @@ class Site:
     passwords: dict[str, Path]
 
 
-def make_site(folder: Path) -> Site:
+def make_site(folder: Path, users: tuple[str, ...] = (*GATES, OBSERVER)) -> Site:
     tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
     if not Path(tool).exists():
         pytest.skip("mosquitto_passwd is not installed")
     pki = make_pki(folder / "pki")
     passwd = folder / "gridgate.passwd"
     passwords = {}
-    for i, user in enumerate((*GATES, OBSERVER)):
+    for i, user in enumerate(users):
         secret = f"pw-{user}-{os.urandom(6).hex()}"
         subprocess.run([tool, *(["-c"] if i == 0 else []), "-b", str(passwd), user, secret],
                        check=True, capture_output=True)

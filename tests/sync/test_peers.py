@@ -27,6 +27,7 @@ from gate.model import Colour, Direction, Method
 from gate.passes import PassClaims, TrustList, encode_pass, generate_signing_key, verify_pass
 from gate.passes.claims import PassReason
 from gate.passes.trust import Revocations, TrustedKey, entry_json
+from gate.store import gate_key_path
 from gate.vocabulary import AlertKind, Rule
 from sync.bodies import TrustEntry
 from sync.peer_messages import (
@@ -36,6 +37,7 @@ from sync.peer_messages import (
     PeerPassage,
     lookback,
 )
+from sync.peer_store import Mark
 from sync.platform import signed_document
 from sync.signing import SignatureError, sign_payload, verify
 from sync.topics import DocumentKind
@@ -57,6 +59,7 @@ from tests.sync.peer_gate import (
 from tests.sync.support import COMPOUND, PLATFORM_KEY, PREFIX, wait_until
 
 ROOT = f"{PREFIX}/v1/{COMPOUND}"
+EPOCH = "e0" * 16
 
 
 # -- the gate key's scope, the message model ---------------------------------------------------
@@ -121,6 +124,20 @@ def test_gridgate_keys_gate_shows_the_key_for_the_trust_list(tmp_path: Path) -> 
     assert shown["trust_entry"]["scope"] == "gate"
     assert shown["trust_entry"]["gate_id"] == "gate-a"
     assert TrustList.load(listed).get(shown["key_id"]).gate_id == "gate-a"  # type: ignore[union-attr]
+
+
+def test_the_peer_link_can_be_turned_off(tmp_path: Path) -> None:
+    settings = peer_settings(tmp_path, "gate-a", None, peer_link=False)
+    key_path = gate_key_path(settings.storage.state_dir)
+    key_path.unlink()
+    with GateApp(settings, pin_factory=MockFactory()) as a:
+        assert a.sync is not None and a.sync.peers is None and a.compound is None
+        assert not [f for f in a.sync.link.subscriptions if "/peers/" in f or "state" in f]
+        assert a.sync.state(online=False).peer is None
+        exit_ = scan(a, "y1", household="h-7", colour=Colour.YELLOW)
+        assert exit_.decision.granted and exit_.decision.rule == Rule.YELLOW_EXIT
+        assert a.db.execute("SELECT count(*) FROM outbox WHERE sink = 'peer'").fetchone() == (0,)
+    assert not key_path.exists()  # no gate key is made for a link that is off
 
 
 # -- two gates on one broker ------------------------------------------------------------------
@@ -202,7 +219,7 @@ def test_a_new_gate_catches_up_by_request_in_pages_within_the_rules_look_back(
         old = scan(a, "p-old", household="h-0",
                    at=SystemClock().now() - lookback(a.rules.policy) - timedelta(hours=1))
         recent = [passage_id(scan(a, f"p-{i}", household=f"h-{i}")) for i in range(5)]
-        peers(a).max_replay = 2  # three pages of answers
+        peers(a).catchup.max_replay = 2  # three pages of answers
         wait_until(lambda: sent_all(a), what="gate-a's passages published (no one listened)")
         with running(peer_settings(tmp_path, "gate-c", module_broker)) as c:  # a fresh state
             wait_until(lambda: all(holds(c, e) for e in recent), what="gate-a's passages at c")
@@ -210,8 +227,8 @@ def test_a_new_gate_catches_up_by_request_in_pages_within_the_rules_look_back(
             assert counts["peer_replayed"] == 5 and counts.get("peer_applied", 0) == 0
             assert counts["peer_catchup_sent"] >= 3  # the first request, then two "more"
             assert not holds(c, passage_id(old))  # older than any rule looks back
-            assert peers(c).high_water()["gate-a"] == max(
-                r[0] for r in a.db.execute("SELECT id FROM passages").fetchall())
+            assert peers(c).high_water()["gate-a"] == Mark(peers(a).epoch, max(
+                r[0] for r in a.db.execute("SELECT id FROM passages").fetchall()))
 
 
 @pytest.mark.broker
@@ -259,8 +276,9 @@ def _passage(gate: str, **changes: Any) -> dict[str, Any]:
 
 def _message(gate: str = "gate-b", *, passage: dict[str, Any] | None = None,
              **changes: Any) -> dict[str, Any]:
-    return {"type": "peer_passage", "schema_version": 1, "compound_id": COMPOUND,
-            "gate_id": gate, "seq": 7, "passage": passage or _passage(gate)} | changes
+    return {"type": "peer_passage", "schema_version": 2, "compound_id": COMPOUND,
+            "gate_id": gate, "epoch": EPOCH, "seq": 7,
+            "passage": passage or _passage(gate)} | changes
 
 
 def _forged_and_why() -> list[tuple[str, str, bytes]]:
@@ -284,6 +302,8 @@ def _forged_and_why() -> list[tuple[str, str, bytes]]:
         (b_topic, "peer_malformed", sign_payload(
             _message(passage=_passage("gate-b", granted="yes")), key_b)),
         (b_topic, "peer_malformed", sign_payload(_message(extra=1), key_b)),
+        (b_topic, "peer_malformed", sign_payload(  # a gate of the version before epochs
+            {k: v for k, v in _message(schema_version=1).items() if k != "epoch"}, key_b)),
         (b_topic, "peer_other_compound", sign_payload(_message(compound_id="other-01"), key_b)),
         (b_topic, "peer_wrong_gate", sign_payload(
             _message(passage=_passage("gate-c")), key_b)),
@@ -306,7 +326,7 @@ def test_forged_peer_messages_are_refused_counted_and_never_applied(tmp_path: Pa
                                           for x in a.journal.alerts())
         assert len(alerts_of(a, "forged_peer")) == 1  # one a minute, the rest counted
         counts = link.snapshot()
-        assert counts["peer_malformed"] == 5 and counts["peer_own_gate"] == 2
+        assert counts["peer_malformed"] == 6 and counts["peer_own_gate"] == 2
         # The real thing, once: applied; again: a duplicate.
         good = sign_payload(_message(), GATE_KEYS["gate-b"])
         assert link.process(f"{ROOT}/gate-b/peers/passages", good) == "peer_applied"

@@ -81,8 +81,8 @@ def test_the_peer_message_model_takes_an_optional_live_code() -> None:
         "granted": True, "rule": "green.in", "reason_zh": "x", "reason_en": "x",
         "face_distance": None, "faces_in_view": 0, "actor": None,
         "order_at": "2026-11-23T10:09:45.626892+00:00"}
-    message = {"type": "peer_passage", "schema_version": 1, "compound_id": COMPOUND,
-               "gate_id": "gate-a", "seq": 1, "passage": passage}
+    message = {"type": "peer_passage", "schema_version": 2, "compound_id": COMPOUND,
+               "gate_id": "gate-a", "epoch": "e" * 32, "seq": 1, "passage": passage}
     assert PassageMessage.model_validate(message).live_code is None
     with_code = PassageMessage.model_validate({**message, "live_code": {"step": 59844480}})
     assert with_code.live_code is not None and with_code.live_code.step == 59844480

@@ -1,5 +1,6 @@
 """Two real `gridgate run` processes of one compound on one Mosquitto: a yellow exit at gate-a
-uses up the household's quota at gate-b, which joins later with a fresh state and catches up."""
+uses up the household's quota at gate-b, which joins later with a fresh state and catches up;
+a partition (the broker stopped) ends with the same passages at both and one quota conflict."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,19 +32,21 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 FPS = 10
 
 
-def _gate(root: Path, gate: str, broker: Broker, frames: list[str | None]) -> Path:
-    """A gate whose one 'out' camera is a folder of frames (a pass text, or nothing)."""
+def _gate(root: Path, gate: str, broker: Broker,
+          frames: list[str | None] | None = None) -> Path:
+    """A gate whose one 'out' camera is a folder of frames (a pass text, or nothing), or
+    without `frames` a `Camera` the test points at passes while the gate runs."""
     home = root / gate
     camera = home / "camera"
     camera.mkdir(parents=True)
-    for i, text in enumerate(frames):
+    for i, text in enumerate(frames or [None]):
         cv2.imwrite(str(camera / f"{i:04d}.png"), _frame_with(text))
     compound_trust().save(home / "trust.json")
     write_signing_key(GATE_KEYS[gate], gate_key_path(home / "state"))
     config = {
         "gate": {"gate_id": gate, "compound_id": COMPOUND},
         "readers": [{"reader_id": "out-cam", "direction": "out", "camera": str(camera),
-                     "loop": False, "fps": FPS, "relay_pin": 18}],
+                     "loop": frames is None, "fps": FPS, "relay_pin": 18}],
         "door": {"open_seconds": 0.2},
         "storage": {"state_dir": str(home / "state")},
         "passes": {"trust_list": str(home / "trust.json")},
@@ -54,11 +59,11 @@ def _gate(root: Path, gate: str, broker: Broker, frames: list[str | None]) -> Pa
     return path
 
 
-def _pass(person: str) -> str:
+def _pass(person: str, household: str = "h-7", colour: Colour = Colour.YELLOW) -> str:
     now = datetime.now(UTC)
     return encode_pass(PassClaims(
-        pass_id=f"pass-{person}", person_id=person, household_id="h-7", compound_id=COMPOUND,
-        colour=Colour.YELLOW, issued_at=now, not_before=now - timedelta(hours=1),
+        pass_id=f"pass-{person}", person_id=person, household_id=household,
+        compound_id=COMPOUND, colour=colour, issued_at=now, not_before=now - timedelta(hours=1),
         expires_at=now + timedelta(days=1), grid_id="grid-7"), PLATFORM_KEY)
 
 
@@ -113,3 +118,89 @@ def test_two_gridgate_run_processes_share_a_household_s_quota(own_broker: Broker
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(20)
+
+
+class LiveGate:
+    """A `gridgate run` process whose camera (a folder of one image, read again at every
+    frame) the test points at a pass for a moment; its decisions from its --json output."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.frame = config.parent / "camera" / "0000.png"
+        self.decisions: list[dict[str, object]] = []
+        self.process = _run(config)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.decisions.append(json.loads(line))
+
+    def _show(self, text: str | None) -> None:
+        ok, png = cv2.imencode(".png", _frame_with(text))
+        assert ok
+        spare = self.frame.with_suffix(".next")  # not an image name: the folder's one stays
+        spare.write_bytes(png.tobytes())
+        os.replace(spare, self.frame)
+
+    def show(self, person: str, **kinds: object) -> dict[str, object]:
+        """`person`'s pass in front of the camera until the gate decided; the decision."""
+        self._show(_pass(person, **kinds))  # type: ignore[arg-type]
+        try:
+            wait_until(lambda: any(d["person"] == person for d in self.decisions),
+                       timeout=15, what=f"{person}'s decision at {self.config.parent.name}")
+        finally:
+            self._show(None)
+        return next(d for d in self.decisions if d["person"] == person)
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        return _rows(self.config, sql)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(20)
+
+
+def test_a_partition_between_two_gridgate_run_processes_heals_with_one_quota_conflict(
+        own_broker: Broker, tmp_path: Path) -> None:
+    a = LiveGate(_gate(tmp_path, "gate-a", own_broker))
+    b = LiveGate(_gate(tmp_path, "gate-b", own_broker))
+    everything = "SELECT event_id, gate_id, person_id FROM passages"
+    try:
+        wait_until(lambda: a.rows("SELECT online FROM peer_states") == [(1,)]
+                   and b.rows("SELECT online FROM peer_states") == [(1,)], timeout=30,
+                   what="each gate hearing the other online")
+        a.show("g1", household="h-1", colour=Colour.GREEN)
+        wait_until(lambda: len(b.rows(everything)) == 1, timeout=10, what="g1 at gate-b")
+
+        own_broker.stop()  # the partition: neither hears the other
+        time.sleep(0.5)
+        y1 = a.show("y1")
+        y2 = b.show("y2")
+        g2 = b.show("g2", household="h-2", colour=Colour.GREEN)
+        # Neither gate could know of the other's exit: both let a member of h-7 out.
+        assert (y1["granted"], y1["rule"]) == (True, "yellow.exit")
+        assert (y2["granted"], y2["rule"]) == (True, "yellow.exit")
+        assert g2["granted"] is True
+
+        own_broker.start()  # healed (a broker without persistence: sessions forgotten)
+        expected = {("gate-a", "g1"), ("gate-a", "y1"), ("gate-b", "y2"), ("gate-b", "g2")}
+        wait_until(lambda: {(g, p) for _, g, p in a.rows(everything)} == expected
+                   and {(g, p) for _, g, p in b.rows(everything)} == expected, timeout=30,
+                   what="both journals holding every passage")
+        conflicts = ("SELECT gate_id, household_id, message_en FROM alerts "
+                     "WHERE kind = 'quota_conflict'")
+        wait_until(lambda: len(a.rows(conflicts) + b.rows(conflicts)) == 1, timeout=15,
+                   what="the quota conflict")
+        time.sleep(2.0)  # catch-up answers and redeliveries settle: still one, nothing doubled
+        assert len(a.rows(conflicts) + b.rows(conflicts)) == 1
+        ((gate, household, message),) = a.rows(conflicts) + b.rows(conflicts)
+        assert (gate, household) == ("gate-b", "h-7")  # its exit was the latest
+        assert "y1@gate-a" in str(message) and "y2@gate-b" in str(message)
+        assert sorted(a.rows(everything)) == sorted(b.rows(everything))  # same event ids
+        assert len(a.rows(everything)) == len(expected)  # no passage twice
+        assert len(a.decisions) == 2 and len(b.decisions) == 2  # nothing decided twice
+    finally:
+        a.stop()
+        b.stop()

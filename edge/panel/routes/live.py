@@ -45,16 +45,23 @@ def live_page(request: Request, svc: Services, session: GuardView) -> Response:
         "readers": [p.reader for p in svc.gate.pipelines.values()], "reasons": REASONS,
         "states": door_states(request, svc),
         "feed": [{"p": p, "thumb": thumb_url(svc, p)} for p in passages],
-        "hold_max": svc.settings.hold_open_max_minutes})
+        "hold_max": svc.settings.hold_open_max_minutes, "prompts": svc.prompts.by_reader()})
 
 
 def _payload(request: Request, svc: PanelServices, item: LiveItem) -> dict[str, Any]:
     if item.kind == EventType.PASSAGE:
-        return {"html": fragment(request, "_passage.html",
-                                 {"p": item.row, "thumb": thumb_url(svc, item.row)})}
+        payload: dict[str, Any] = {"html": fragment(
+            request, "_passage.html", {"p": item.row, "thumb": thumb_url(svc, item.row)})}
+        prompt = svc.prompts.get(item.row.get("event_id"))
+        if prompt is not None:  # the guard decides: a prompt at the reader
+            payload["prompt"] = {"reader": prompt.reader_id, "html": fragment(
+                request, "_guard_prompt.html", {"g": prompt})}
+        return payload
     if item.kind == EventType.ALERT:
         return {"id": item.row["id"], "open_alerts": open_alert_count(svc.db.conn()),
                 "html": fragment(request, "_alert.html", {"a": item.row})}
+    if item.kind == "guard":  # a guard prompt answered: every page drops it
+        return {"event_id": item.row["event_id"]}
     if item.kind == "ack":
         return {"id": item.row["id"], "open_alerts": open_alert_count(svc.db.conn())}
     return {"door": item.row.get("door"), "kind": item.row.get("kind")}

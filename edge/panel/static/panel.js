@@ -64,12 +64,25 @@
     const earlier = Array.prototype.find.call(feed.children, function (li) {
       return li.dataset.key === item.dataset.key;
     });
+    if (data.prompt) showPrompt(data.prompt);
     if (earlier) { earlier.replaceWith(item); return; }
     feed.insertAdjacentElement("afterbegin", item);
     item.classList.add("fresh");
     const empty = document.getElementById("feed-empty");
     if (empty) empty.remove();
     while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
+  }
+
+  // The guard decides: a refused passage waits at its reader until a guard answers it.
+  function showPrompt(prompt) {
+    const slot = document.querySelector('[data-guard-prompts="' + CSS.escape(prompt.reader) + '"]');
+    if (!slot) return;
+    slot.insertAdjacentHTML("afterbegin", prompt.html);
+  }
+
+  function onAnswered(data) {
+    document.querySelectorAll('[data-prompt="' + CSS.escape(data.event_id) + '"]')
+      .forEach(function (el) { el.remove(); });
   }
 
   function onAlert(data) {
@@ -98,6 +111,7 @@
     source.addEventListener("passage", handle(onPassage));
     source.addEventListener("alert", handle(onAlert));
     source.addEventListener("ack", handle(onAck));
+    source.addEventListener("guard", handle(onAnswered));
     source.addEventListener("door", handle(refreshDoors));
     source.onopen = function () { if (dot) dot.classList.add("on"); };
     source.onerror = function () { if (dot) dot.classList.remove("on"); };

@@ -35,6 +35,17 @@ def config_text(panel: Panel) -> str:
     return panel.svc.config_path.read_text()
 
 
+PROMPT = "ab" * 16  # the event id of a passage left to the guard
+
+
+def prompt_waiting(panel: Panel, request: dict[str, Any]) -> dict[str, Any]:
+    """A guard prompt waiting at in-cam (edge/panel/guard.py), for the guard routes."""
+    panel.svc.prompts.offer({"event_id": PROMPT, "reader_id": "in-cam", "rule": "compound.guard",
+                             "granted": False, "person_id": "p-1", "reason_zh": "各门暂时失联",
+                             "reason_en": "gates out of touch"})
+    return request
+
+
 # What a well-formed request to each state-changing route sends (without its CSRF token).
 REQUESTS: dict[str, Callable[[Panel], dict[str, Any]]] = {
     "/login": lambda p: {"data": {"name": "guard1", "password": PASSWORD}},
@@ -58,6 +69,10 @@ REQUESTS: dict[str, Callable[[Panel], dict[str, Any]]] = {
                                 "password2": "q" * 12}},
     "/users/{name}/password": lambda p: {"data": {"password": "r" * 12, "password2": "r" * 12}},
     "/users/{name}/remove": lambda p: {"data": {}},
+    "/guard/{event_id}/open": lambda p: prompt_waiting(p, {"data": {}}),
+    "/guard/{event_id}/refuse": lambda p: prompt_waiting(p, {"data": {}}),
+    "/api/guard/{event_id}/open": lambda p: prompt_waiting(p, {}),
+    "/api/guard/{event_id}/refuse": lambda p: prompt_waiting(p, {}),
     "/settings": lambda p: {"data": {"text": config_text(p)}},
     "/api/settings": lambda p: {"json": {"text": config_text(p) + "\n# checked\n"}},
 }
@@ -83,7 +98,7 @@ def state_changing(panel: Panel) -> list[tuple[str, str]]:
 
 def fill(path: str, alert_id: int) -> str:
     return (path.replace("{reader_id}", "in-cam").replace("{alert_id}", str(alert_id))
-            .replace("{name}", "guard2"))
+            .replace("{name}", "guard2").replace("{event_id}", PROMPT))
 
 
 def fingerprint(panel: Panel) -> dict[str, Any]:
