@@ -29,6 +29,7 @@ COMMANDS = {
     "doctor": "edge.cli.doctor:doctor",
     "relay": "edge.cli.relay:relay",
     "camera": "edge.cli.camera:camera",
+    "homeassistant": "edge.cli.homeassistant:homeassistant",
 }
 
 
