@@ -30,6 +30,7 @@ COMMANDS = {
     "relay": "edge.cli.relay:relay",
     "camera": "edge.cli.camera:camera",
     "homeassistant": "edge.cli.homeassistant:homeassistant",
+    "docs": "edge.cli.docs:docs",
 }
 
 
