@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the sync layer is imported only when the link is built
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _TOPIC_LEVELS = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+TOPIC_LEVELS_PATTERN = _TOPIC_LEVELS  # edge/cli/init.py says it in words
 
 
 class WebhookSettings(Section):
