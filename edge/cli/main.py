@@ -31,6 +31,9 @@ COMMANDS = {
     "camera": "edge.cli.camera:camera",
     "homeassistant": "edge.cli.homeassistant:homeassistant",
     "docs": "edge.cli.docs:docs",
+    "export": "edge.cli.export:export",
+    "backup": "edge.cli.backup:backup",
+    "restore": "edge.cli.backup:restore",
 }
 
 
