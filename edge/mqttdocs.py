@@ -38,7 +38,9 @@ from gate.store import open_database
 from gate.vocabulary import AlertKind, Rule
 from sync.discovery import DoorView, GateDescription, ReaderView, discovery_configs
 from sync.discovery.entities import decision_state
+from sync.messages import EventMessage
 from sync.outbox import Outbox
+from sync.sinks.formats import WebhookRoute
 from sync.topics import Topics
 
 PREFIX, COMPOUND, GATE = "gridgate", "wenjiang-01", "gate-east"
@@ -176,6 +178,9 @@ def blocks() -> dict[str, str]:
         "rules": rules_table(),
         "alert-kinds": alerts_table(),
         "status-examples": _status_examples(messages),
+        "work-chat-example": _json_block(json.loads(
+            WebhookRoute("grid-workers", "work_chat", timezone=Policy().timezone).body(
+                EventMessage.model_validate(alert)))),
     }
 
 
