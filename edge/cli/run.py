@@ -107,8 +107,8 @@ def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
         panel = serve_panel(app, config=config, notifier=notifier)
         if panel is not None and on_panel is not None:
             on_panel(panel)
-        app.start_readers(realtime=realtime, on_ended=ended)
         click.echo("\n".join(banner(app, panel)), err=as_json)
+        app.start_readers(realtime=realtime, on_ended=ended)
         # systemd hears READY=1 with the first frames and WATCHDOG=1 only while they flow.
         watchdog = (FrameWatchdog(notifier, app.pipelines, stall_seconds=stall_seconds).start()
                     if notifier is not None and notifier.enabled else None)
