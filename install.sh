@@ -470,11 +470,27 @@ tree_forget_user() {
     fi
 }
 
+# Home Assistant forgets the gate's entities only once their retained discovery configs are
+# removed from the broker: done after the service stopped, while the program is still here.
+withdraw_home_assistant() {
+    local gridgate config
+    gridgate=$(t "$VENV_DIR/bin/gridgate")
+    config=$(t "$CONFIG_DIR/gridgate.toml")
+    if in_tree || [ ! -x "$gridgate" ] || [ ! -f "$config" ]; then
+        return 0
+    fi
+    if ! "$gridgate" homeassistant remove --config "$config" --timeout 10; then
+        log "warning: the Home Assistant entities stay on the broker; remove them with" \
+            "'gridgate homeassistant remove --config gridgate.toml' from a machine that reaches it"
+    fi
+}
+
 uninstall() {
     if systemd_running && systemctl list-unit-files "$UNIT" >/dev/null 2>&1; then
         systemctl disable --now --quiet "$UNIT" 2>/dev/null || true
         log "unit: $UNIT stopped and disabled"
     fi
+    withdraw_home_assistant
     remove "$WANTS_DIR/$UNIT"
     remove "$UNIT_PATH"
     if systemd_running; then

@@ -40,6 +40,7 @@ from vision.sources import open_source
 
 if TYPE_CHECKING:
     from gate.faces.gallery import FaceGallery
+    from sync.discovery import StatusLink
     from sync.service import SyncService
     from vision.faces.pool import EncoderPool
 
@@ -69,6 +70,8 @@ class GateApp:
         self.face_gallery: FaceGallery | None = None  # enrolled faces, when settings.faces.enabled
         self.face_pool: EncoderPool | None = None  # encoder workers, when faces.encode_workers
         self.sync: SyncService | None = None  # the platform link, when settings.mqtt.enabled
+        # Availability and Home Assistant's states, on a connection of their own (mqtt only).
+        self.status: StatusLink | None = None
         # How current this gate's picture of the other gates is (with the link only).
         self.compound: CompoundView | None = None
         try:
@@ -128,6 +131,7 @@ class GateApp:
         }
         if settings.mqtt.enabled:
             self.sync = self._build_sync()
+        self.metrics_port: int | None = self._serve_metrics() if settings.metrics.enabled else None
         # Last registered, first closed: readers stop before anything they use goes away.
         parts.callback(self._join_readers)
 
@@ -210,7 +214,27 @@ class GateApp:
         parts.callback(sync.stop)  # closed before the doors: no command mid-close
         if faces_db is not None:
             sync.attach_faces(FaceGallery(faces_db))
+        self.status = self._build_status(sync)
         return sync
+
+    def _serve_metrics(self) -> int:
+        """Prometheus metrics on the configured address (edge/metrics); returns the port."""
+        from edge.metrics import GateMetrics, MetricsServer
+
+        m = self.settings.metrics
+        server = MetricsServer(GateMetrics(self), m.host, m.port)
+        self._parts.callback(server.close)
+        return server.port
+
+    def _build_status(self, sync: SyncService) -> StatusLink | None:
+        """The availability topic and Home Assistant discovery (edge/homeassistant.py)."""
+        from edge.homeassistant import build_status_link
+
+        status = build_status_link(self, sync)
+        if status is not None:
+            self.add_outcome_listener(status.decided)
+            self._parts.callback(status.stop)  # stopped before the platform link
+        return status
 
     # -- what the panel, the CLI and the benchmarks use -------------------------------------
 
@@ -229,24 +253,30 @@ class GateApp:
         """Connect to the broker and start sending and receiving (no-op without mqtt)."""
         if self.sync is not None:
             self.sync.start()
+        if self.status is not None:
+            self.status.start()
 
     def start_readers(self, *, on_error: Callable[[str, Exception], None] | None = None,
-                      realtime: bool = True) -> None:
-        """Start one thread per reader reading its camera (and the platform link)."""
+                      realtime: bool = True,
+                      on_ended: Callable[[str], None] | None = None) -> None:
+        """Start one thread per reader reading its camera (and the platform link);
+        `on_ended(reader_id)` hears of a camera that ended by itself (a file, not looping)."""
         self.start_sync()
         for rs in self.settings.readers:
-            thread = threading.Thread(target=self._read, args=(rs, on_error, realtime),
+            thread = threading.Thread(target=self._read, args=(rs, on_error, realtime, on_ended),
                                       name=f"reader-{rs.reader_id}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def _read(self, rs: ReaderSettings, on_error: Callable[[str, Exception], None] | None,
-              realtime: bool) -> None:
+              realtime: bool, on_ended: Callable[[str], None] | None = None) -> None:
         pipeline = self.pipelines[rs.reader_id]
         try:
             with open_source(rs.camera, width=rs.width, height=rs.height, fps=rs.fps,
                              loop=rs.loop, realtime=realtime) as source:
                 pipeline.run(source, self._stop)
+            if on_ended is not None and not self._stop.is_set():
+                on_ended(rs.reader_id)
         except Exception as exc:
             pipeline.stats.camera_ok = False
             pipeline.stats.last_error = str(exc)

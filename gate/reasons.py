@@ -78,3 +78,57 @@ def alert(kind: AlertKind, who: str | None) -> AlertSpec:
     severity, zh, en = ALERTS[kind]
     suffix = f": {who}" if who else ""
     return AlertSpec(kind, severity, f"{zh}{'：' + who if who else ''}", f"{en}{suffix}")
+
+
+# What the rules and alert kinds mean for people who read the API (docs/mqtt.md is generated
+# from here: `gridgate docs`). REASONS and ALERTS say most; these say the rest, whose texts
+# are made where they happen (overrides, the door, the platform link, the panel).
+RULE_MEANINGS: dict[Rule, tuple[str, str]] = {
+    Rule.OVERRIDE_OPEN_ONCE: ("门岗或平台签名指令人工放行一次", "a guard or a signed platform command "
+                              "opened the door once"),
+    Rule.OVERRIDE_REFUSED: ("人工放行未执行：门处于封锁状态或无继电器", "such an opening was not carried "
+                            "out: the door is in lockdown or has no relay"),
+}
+
+ALERT_MEANINGS: dict[AlertKind, tuple[Severity, str, str]] = {
+    AlertKind.QUOTA_CONFLICT: (Severity.URGENT, "多个门岗同时放行，黄码户外出超过限额", "gates let a yellow household out "
+                               "more often than its quota (a partition, or exits at the same moment)"),
+    AlertKind.OVERRIDE: (Severity.INFO, "人工放行、封锁或常开（门岗或平台指令）", "a door opened once, locked down or "
+                         "held open by a guard or a platform command"),
+    AlertKind.DOOR_FORCED: (Severity.URGENT, "门被强行打开", "door forced open"),
+    AlertKind.DOOR_HELD_OPEN: (Severity.WARNING, "门长时间未关", "door held open"),
+    AlertKind.CONFIG_CHANGED: (Severity.INFO, "闸机配置被修改（重启后生效）", "the gate configuration was changed in the "
+                               "panel (in force after a restart)"),
+    AlertKind.LOGIN_GUESSING: (Severity.WARNING, "面板账号正被猜测密码，相关地址已锁定", "a panel account's password is being "
+                               "guessed; the addresses are locked out"),
+    AlertKind.DISK_FULL: (Severity.URGENT, "闸机存储已满，已释放备用空间", "the gate's storage is full; the disk reserve "
+                          "was freed"),
+    AlertKind.FORGED_DOCUMENT: (Severity.URGENT, "平台数据签名校验失败", "platform data failed the signature check"),
+    AlertKind.FORGED_COMMAND: (Severity.URGENT, "远程指令签名校验失败或被重放", "a door command failed the signature check "
+                               "or was replayed"),
+    AlertKind.FORGED_PEER: (Severity.URGENT, "其他门岗的消息签名校验失败", "another gate's message failed the signature "
+                            "or key check"),
+    AlertKind.ROSTER_REFUSED: (Severity.URGENT, "签名有效但无法使用的名册", "a well-signed roster the gate cannot use"),
+    AlertKind.PERMITS_REFUSED: (Severity.URGENT, "签名有效但无法使用的出入证数据", "well-signed permits the gate cannot use"),
+    AlertKind.TRUST_REFUSED: (Severity.URGENT, "签名有效但无法使用的信任列表", "a well-signed trust list the gate cannot "
+                              "use (it would lock the platform out)"),
+    AlertKind.REVOCATIONS_REFUSED: (Severity.URGENT, "签名有效但无法使用的作废列表", "a well-signed revocation list the "
+                                    "gate cannot use"),
+    AlertKind.POLICY_REFUSED: (Severity.URGENT, "签名有效但无法使用的规则", "a well-signed policy the gate cannot use"),
+    AlertKind.OUTBOX_FULL: (Severity.WARNING, "待发送队列已满，日常门事件被丢弃", "the outbox bound was reached: routine "
+                            "door events were dropped, or passages and alerts went past it"),
+    AlertKind.EVENT_TRUNCATED: (Severity.WARNING, "事件过大，只发送了摘要", "an event sent without its data (too large)"),
+    AlertKind.EVENT_UNDELIVERABLE: (Severity.URGENT, "事件被服务器拒收，已移入待查表", "an event the broker refused, moved "
+                                    "to outbox_dead"),
+    AlertKind.WEBHOOK_FAILED: (Severity.WARNING, "告警推送失败", "a webhook refused an alert for good"),
+}
+
+
+def rule_meaning(rule: Rule) -> tuple[str, str]:
+    """What a rule id means, in Chinese and English (KeyError: a rule nobody described)."""
+    return REASONS[rule] if rule in REASONS else RULE_MEANINGS[rule]
+
+
+def alert_meaning(kind: AlertKind) -> tuple[Severity, str, str]:
+    """An alert kind's severity and meaning in Chinese and English (KeyError: undescribed)."""
+    return ALERTS[kind] if kind in ALERTS else ALERT_MEANINGS[kind]

@@ -8,13 +8,13 @@ pump), which returns when the connection drops or the link stops; then the loop 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
+from sync.backoff import Backoff
 from sync.connection import (
     V5,
     V311,
@@ -99,7 +99,8 @@ class MqttLink:
             self._thread = None
 
     def _run(self) -> None:
-        delay = self.options.reconnect_min_s
+        backoff = Backoff(self.options.reconnect_min_s, self.options.reconnect_max_s)
+        attempt = 0
         while not self._stop.is_set():
             session = self._attempt()
             if session is not None and session.connected.is_set():
@@ -125,12 +126,11 @@ class MqttLink:
                 # Only a connection that lasted resets the backoff: a broker (or a disk) that
                 # fails again at once must not be hammered.
                 if healthy and time.monotonic() - started > STABLE_S:
-                    delay = self.options.reconnect_min_s
+                    attempt = 0
             elif session is not None and session.auth_refused:
-                delay = self.options.reconnect_max_s  # don't hammer a broker with bad credentials
-            jitter = random.uniform(0.8, 1.2)
-            self._stop.wait(delay * jitter)
-            delay = min(delay * 2, self.options.reconnect_max_s)
+                attempt = 64  # the longest wait: don't hammer a broker with bad credentials
+            self._stop.wait(backoff.delay(attempt))
+            attempt += 1
 
     def _attempt(self) -> Session | None:
         protocol = self._protocol

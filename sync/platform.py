@@ -94,19 +94,22 @@ class Listener:
     """Watches topics (events and alerts through an MQTT 5 shared subscription)."""
 
     def __init__(self, options: BrokerOptions, *, shared: list[str], plain: list[str],
-                 group: str, on_message: Callable[[str, bytes], None]) -> None:
+                 group: str, on_message: Callable[[str, bytes], None],
+                 timeout: float = 10.0) -> None:
         self.options = options
+        self.timeout = timeout  # for connecting, and again for the subscription
         self.filters = [f"$share/{group}/{f}" for f in shared] + plain
         self.on_message = on_message
         self.session: Session | None = None
         self.subscribed = threading.Event()
 
     def __enter__(self) -> Listener:
-        session = _connect(self.options, subscriptions=[], on_message=self._message)
+        session = _connect(self.options, subscriptions=[], on_message=self._message,
+                           timeout=self.timeout)
         self.session = session
         session.client.on_subscribe = lambda *args: self.subscribed.set()
         session.client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.filters])
-        if not self.subscribed.wait(10):
+        if not self.subscribed.wait(self.timeout):
             raise PlatformError("the broker did not confirm the subscription")
         return self
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -177,6 +178,15 @@ class SyncService:
         """Rows waiting in the outbox (all sinks)."""
         with self._status_lock:
             return counter(self._status_db, "outbox_rows")
+
+    def outbox_oldest_age_s(self) -> float:
+        """Seconds the first row in sending order has waited (0 when the outbox is empty)."""
+        with self._status_lock:  # by id, the primary key: no scan of a long outbox
+            row = self._status_db.execute(
+                "SELECT created_at FROM outbox ORDER BY id LIMIT 1").fetchone()
+        if not row or row[0] is None:
+            return 0.0
+        return max(0.0, (self.clock.now() - datetime.fromisoformat(row[0])).total_seconds())
 
     def dropped_routine(self) -> int:
         """Routine events dropped because the outbox was full, ever."""

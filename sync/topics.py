@@ -5,6 +5,8 @@
     PREFIX/v1/COMPOUND/grid/GRID/alerts     alerts of one grid (its grid workers subscribe here)
     PREFIX/v1/COMPOUND/GATE/requests        snapshot requests (gate -> platform)
     PREFIX/v1/COMPOUND/GATE/state           retained; online/offline (Last Will) and versions held
+    PREFIX/v1/COMPOUND/GATE/availability    retained plain `online`/`offline` (its own Last Will)
+    PREFIX/v1/COMPOUND/GATE/status/...      retained door, decision, counter states (sync/discovery)
     PREFIX/v1/COMPOUND/docs/DOCUMENT        signed documents for every gate (platform -> gates)
     PREFIX/v1/COMPOUND/GATE/docs/DOCUMENT   signed documents for one gate (answers to requests)
     PREFIX/v1/COMPOUND/GATE/commands        signed commands for one gate
@@ -126,6 +128,16 @@ class Topics:
     @property
     def commands(self) -> str:
         return f"{self.gate}/commands"
+
+    @property
+    def availability(self) -> str:
+        """Plain retained `online` / `offline`, as Home Assistant and MQTT tools expect."""
+        return f"{self.gate}/availability"
+
+    @property
+    def status(self) -> str:
+        """Root of the live states Home Assistant reads (sync/discovery)."""
+        return f"{self.gate}/status"
 
     def documents(self, kind: DocumentKind) -> str:
         return f"{self.compound}/docs/{kind.value}"

@@ -9,7 +9,7 @@ import click
 from edge.cli.output import emit_json, json_option
 from edge.cli.run import default_last_good, mock_pin_factory
 from edge.cli.state import config_option
-from edge.doctor import FAMILIES, DoctorContext, Report, Status, run_doctor
+from edge.doctor import FAMILIES, DoctorContext, Finding, Report, Status, run_doctor
 
 _MARKS = {Status.OK: ("ok  ", "green"), Status.WARN: ("WARN", "yellow"),
           Status.FAIL: ("FAIL", "red")}
@@ -26,17 +26,29 @@ def finish(report: Report, as_json: bool) -> None:
         raise SystemExit(1)
 
 
+CHECK_WIDTH = 22  # findings are printed as they come: a fixed column, not the longest
+
+
+def print_finding(finding: Finding, width: int = CHECK_WIDTH) -> None:
+    """One finding: mark, check, message, and its fix indented below."""
+    mark, colour = _MARKS[finding.status]
+    click.echo(f"{click.style(mark, fg=colour)}  {finding.check:<{width}}  {finding.message}")
+    if finding.fix:
+        click.echo(f"      {'':<{width}}  fix: {finding.fix}")
+
+
+def print_summary(report: Report) -> None:
+    click.echo(f"\n{report.count(Status.OK)} ok, {report.count(Status.WARN)} warning(s), "
+               f"{report.count(Status.FAIL)} failure(s)")
+
+
 def print_report(report: Report) -> None:
     """One line per finding, its fix indented below, and a count at the end."""
     click.echo(f"gridgate doctor: {report.config}")
     width = max((len(f.check) for f in report.findings), default=0)
     for finding in report.findings:
-        mark, colour = _MARKS[finding.status]
-        click.echo(f"{click.style(mark, fg=colour)}  {finding.check:<{width}}  {finding.message}")
-        if finding.fix:
-            click.echo(f"      {'':<{width}}  fix: {finding.fix}")
-    click.echo(f"\n{report.count(Status.OK)} ok, {report.count(Status.WARN)} warning(s), "
-               f"{report.count(Status.FAIL)} failure(s)")
+        print_finding(finding, width)
+    print_summary(report)
 
 
 @click.command()
@@ -68,10 +80,21 @@ def doctor(config: Path, as_json: bool, mock_gpio: bool, no_relay_test: bool,
     push the door when the lock clicks to verify the wiring (or use `gridgate relay test`).
     Stop the service first (sudo systemctl stop gridgate): it holds the camera and the pins.
     """
+    def notice(text: str) -> None:  # before a step that takes time; never on stdout in JSON
+        click.echo(click.style(f"... {text}", dim=True), err=as_json)
+
     context = DoctorContext.load(
         config, pin_factory=mock_pin_factory() if mock_gpio else None,
         relay_test=not no_relay_test, pulse_seconds=pulse_seconds,
         camera_seconds=camera_seconds, broker_timeout=timeout, last_good=last_good,
+        notice=notice,
     )
-    report = run_doctor(context, only=only, skip=skip)
-    finish(report, as_json)
+    if as_json:
+        finish(run_doctor(context, only=only, skip=skip), as_json)
+        return
+    # Each result as soon as its check finishes: the relay and camera checks take seconds.
+    click.echo(f"gridgate doctor: {config}")
+    report = run_doctor(context, only=only, skip=skip, on_finding=print_finding)
+    print_summary(report)
+    if not report.passed:
+        raise SystemExit(1)

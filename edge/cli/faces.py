@@ -50,9 +50,14 @@ def enroll(person: str, images: tuple[Path, ...], add: bool, config: Path,
     from vision.faces.photos import load_photo, single_face
 
     gallery, registry, _ = _gallery(config)
+    click.echo("loading the face detector and encoder models...", err=True)
     encoder = FaceEncoder()
-    encodings = [single_face(load_photo(path), encoder, str(path))[1].tolist()
-                 for path in images]
+    encodings = []
+    # Progress on stderr: stdout stays the result (and JSON with --json).
+    with click.progressbar(images, label=f"encoding {len(images)} photo(s) of {person}",
+                           file=sys.stderr, item_show_func=lambda p: p and p.name) as bar:
+        for path in bar:
+            encodings.append(single_face(load_photo(path), encoder, str(path))[1].tolist())
     if add:
         gallery.add_encodings(person, encodings)
     else:

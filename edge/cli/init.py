@@ -21,15 +21,45 @@ from typing import Annotated, Any
 import click
 import tomli_w
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from edge.cli.output import friendly_errors
 from edge.cli.state import DEFAULT_CONFIG
 from edge.settings import SettingsError, parse_settings
-from edge.settings.core import DoorSettings, GateSettings, ReaderSettings
-from edge.settings.mqtt import MqttSettings
+from edge.settings.core import ID_PATTERN, DoorSettings, GateSettings, ReaderSettings
+from edge.settings.mqtt import TOPIC_LEVELS_PATTERN, MqttSettings
 from gate.files import write_atomic
 
 SERVICE_GROUP = "gridgate"
+
+
+# What the settings' patterns allow, in words (an installer reads no regular expressions).
+PATTERN_WORDS = {
+    ID_PATTERN: "use 1 to 64 letters, digits, '_', '.' or '-', beginning with a letter or digit "
+                "(no spaces)",
+    TOPIC_LEVELS_PATTERN: "use letters, digits, '_', '.' and '-', levels separated by '/' "
+                          "(no spaces, no '+' or '#')",
+}
+
+
+def in_words(error: ErrorDetails) -> str:
+    """One pydantic error as a sentence an installer understands."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        return PATTERN_WORDS.get(str(ctx.get("pattern")), "it holds characters that are not "
+                                 "allowed here")
+    sayings = {
+        "less_than_equal": "must be {le} or less", "less_than": "must be less than {lt}",
+        "greater_than_equal": "must be {ge} or more", "greater_than": "must be more than {gt}",
+        "string_too_long": "must be at most {max_length} characters",
+        "string_too_short": "must not be empty" if ctx.get("min_length") == 1 else
+                            "must be at least {min_length} characters",
+        "int_parsing": "must be a whole number", "int_type": "must be a whole number",
+        "int_from_float": "must be a whole number", "bool_parsing": "answer yes or no",
+    }
+    if kind in sayings:
+        return sayings[kind].format(**ctx)
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def field_check(model: type[BaseModel], name: str) -> Callable[[Any], Any]:
@@ -42,7 +72,7 @@ def field_check(model: type[BaseModel], name: str) -> Callable[[Any], Any]:
         try:
             return adapter.validate_python(value)
         except ValidationError as exc:
-            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+            raise ValueError(in_words(exc.errors()[0])) from None
 
     return check
 
@@ -59,6 +89,8 @@ class Asker:
     def __init__(self, interactive: bool) -> None:
         self.interactive = interactive
         self.pins: dict[int, str] = {}  # pin -> key that took it
+        self.files: dict[Path, str] = {}  # written with the configuration (a password)
+        self.notes: list[str] = []  # said after the file is written
 
     def ask(self, flag: str, text: str, given: Any, default: Any,
             check: Callable[[Any], Any], *, optional: bool = False) -> Any:
@@ -208,9 +240,23 @@ def _ask_mqtt(ask: Asker, here: Path, o: dict[str, Any], gate_id: str) -> dict[s
                    gate_id, field_check(MqttSettings, "username"), optional=True)
     if user:
         mqtt["username"] = user
-        mqtt["password_file"] = ask.ask(
-            "--mqtt-password-file", "File holding the broker password",
-            o["mqtt_password_file"], str(here / "mqtt.password"), str)
+        given = ask.ask("--mqtt-password-file", "File holding the broker password",
+                        o["mqtt_password_file"], str(here / "mqtt.password"), str)
+        path = Path(given) if Path(given).is_absolute() else here / given
+        if path.is_file():
+            mqtt["password_file"] = given
+        elif ask.interactive:
+            # Never name a file that is not there: the gate could not log in with it.
+            password = click.prompt(f"{path} does not exist; the broker password to store in "
+                                    "it (hidden; empty: later)", hide_input=True, default="",
+                                    show_default=False)
+            if password:
+                ask.files[path] = password + "\n"
+                mqtt["password_file"] = given
+        if "password_file" not in mqtt:
+            ask.notes.append(f"{path} does not exist, so mqtt.password_file is not set: put the "
+                             f"broker password in it (chmod 640), then add password_file = "
+                             f"\"{path}\" to [mqtt]")
     return mqtt
 
 
@@ -223,6 +269,15 @@ def _write(path: Path, config: dict[str, Any]) -> None:
     write_atomic(path, (header + tomli_w.dumps(config)).encode(), mode=0o640)
     if os.geteuid() == 0:
         # The service runs as gridgate and reads the file through its group.
+        with contextlib.suppress(KeyError):
+            os.chown(path, 0, grp.getgrnam(SERVICE_GROUP).gr_gid)
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """A secret the service reads through its group; an existing file is never replaced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text.encode(), mode=0o640, replace=False)
+    if os.geteuid() == 0:
         with contextlib.suppress(KeyError):
             os.chown(path, 0, grp.getgrnam(SERVICE_GROUP).gr_gid)
 
@@ -271,6 +326,11 @@ def init(config: Path, force: bool, no_questions: bool, overrides: tuple[str, ..
                    + "\n  ".join(exc.problems), err=True)
         raise SystemExit(2) from None
     _write(config, document)
+    for path, text in ask.files.items():
+        _write_secret(path, text)
+        click.echo(f"wrote {path} (mode 0640)")
+    for note in ask.notes:
+        click.echo(f"note: {note}")
     click.echo(f"wrote {config} (gate {settings.gate.gate_id}, "
                f"{len(settings.readers)} reader(s))")
     trust = Path(document["passes"]["trust_list"])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
+from edge.cli.localtime import local_time
 from edge.cli.output import emit_json
 from gate.checkpoint import Outcome
 
@@ -31,8 +33,9 @@ def outcome_record(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def print_outcome(outcome: Outcome, as_json: bool) -> None:
-    """One line per decision: coloured for people, JSON for machines."""
+def print_outcome(outcome: Outcome, as_json: bool, zone: ZoneInfo | None = None) -> None:
+    """One line per decision: coloured for people (local time of `zone`), JSON (UTC) for
+    machines."""
     record = outcome_record(outcome)
     if as_json:
         emit_json(record)
@@ -40,6 +43,6 @@ def print_outcome(outcome: Outcome, as_json: bool) -> None:
     verdict = click.style("GRANTED", fg="green") if record["granted"] else click.style(
         "DENIED ", fg="red")
     alerts = f"  [alert: {', '.join(record['alerts'])}]" if record["alerts"] else ""
-    click.echo(f"{record['at'][11:19]} {record['reader']:<8} {verdict} "
+    click.echo(f"{local_time(outcome.observation.seen_at, zone)} {record['reader']:<8} {verdict} "
                f"{record['person'] or '-':<8} {record['colour'] or '-':<6} {record['rule']:<24} "
                f"{record['reason_en']} / {record['reason_zh']}{alerts}")

@@ -29,6 +29,11 @@ COMMANDS = {
     "doctor": "edge.cli.doctor:doctor",
     "relay": "edge.cli.relay:relay",
     "camera": "edge.cli.camera:camera",
+    "homeassistant": "edge.cli.homeassistant:homeassistant",
+    "docs": "edge.cli.docs:docs",
+    "export": "edge.cli.export:export",
+    "backup": "edge.cli.backup:backup",
+    "restore": "edge.cli.backup:restore",
 }
 
 

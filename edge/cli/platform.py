@@ -14,12 +14,15 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
+from edge.cli.localtime import local_datetime
 from edge.cli.output import emit_json, friendly_errors, json_option
 from edge.settings import load_settings
 from gate.passes import load_signing_key
@@ -178,15 +181,15 @@ def publish_command(action: str, gate: str, reader: str | None, seconds: float |
         click.echo(f"sent {action} to {gate} (command {command.command_id})")
 
 
-def _line(topic: str, message: EventMessage) -> str:
+def _line(topic: str, message: EventMessage, zone: ZoneInfo | None = None) -> str:
     d = message.data
     what = {EventType.PASSAGE: lambda: f"{d.get('direction')} {d.get('person_id') or '-'} "
             f"{'granted' if d.get('granted') else 'DENIED'} {d.get('rule')}",
             EventType.ALERT: lambda: f"[{d.get('severity')}] {d.get('message_en')}",
             EventType.DOOR: lambda: f"{d.get('door')} {d.get('kind')} {d.get('detail')}",
             }.get(message.type, lambda: json.dumps(d, ensure_ascii=False))()
-    return f"{message.at:%Y-%m-%d %H:%M:%S}Z {message.gate_id} #{message.seq} {message.type}: " \
-           f"{what}"
+    return f"{local_datetime(message.at, zone)} {message.gate_id} #{message.seq} " \
+           f"{message.type}: {what}"
 
 
 @platform.command()
@@ -202,7 +205,9 @@ def _line(topic: str, message: EventMessage) -> str:
 @friendly_errors
 def listen(grid: str | None, group: str, count: int | None, timeout: float | None,
            show_all: bool, state: bool, as_json: bool, **kw: Any) -> None:
-    """Watch a compound's events and alerts (MQTT 5 shared subscription), one line each."""
+    """Watch a compound's events and alerts (MQTT 5 shared subscription), one line each:
+    times in the compound's zone (policy.timezone with --config, else UTC); JSON keeps UTC."""
+    zone = load_settings(kw["config"]).policy.zone if kw.get("config") else None
     options, prefix, compound = _resolve(kw, _client_id("listen"))
     if options.protocol != "5":
         raise click.UsageError("listen uses shared subscriptions, which need MQTT 5")
@@ -235,19 +240,26 @@ def listen(grid: str | None, group: str, count: int | None, timeout: float | Non
         record = {"topic": topic, "duplicate": accepted.duplicate,
                   "missing": [list(r) for r in accepted.missing],
                   "message": message.model_dump(mode="json")}
-        _emit(record, as_json, _line(topic, message) + (" (duplicate)"
+        _emit(record, as_json, _line(topic, message, zone) + (" (duplicate)"
                                                           if accepted.duplicate else ""))
 
     shared = compound_filters(prefix, compound, grid)
     plain = [f"{prefix}/{VERSION}/{compound}/+/state"] if state and grid is None else []
     previous = _on_sigterm(done.set)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    # --timeout bounds the whole command, connecting included (a broker that is away).
+    connect_s = 10.0 if timeout is None else max(0.1, min(10.0, timeout))
+    options = replace(options, connect_timeout_s=min(options.connect_timeout_s, connect_s))
+    click.echo(f"connecting to {options.host}:{options.port} (up to {connect_s:g} s)...",
+               err=True)
     try:
-        with Listener(options, shared=shared, plain=plain, group=group, on_message=on_message):
+        with Listener(options, shared=shared, plain=plain, group=group, on_message=on_message,
+                      timeout=connect_s):
             if not as_json:
                 click.echo(f"listening to {compound} on {options.host}:{options.port} "
                            f"(group {group}); Ctrl-C to stop", err=True)
             with contextlib.suppress(KeyboardInterrupt):
-                done.wait(timeout)
+                done.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -14,6 +14,7 @@ import click
 
 from edge.app import GateApp
 from edge.cli.live import print_outcome
+from edge.cli.localtime import local_datetime
 from edge.cli.output import friendly_errors, json_option
 from edge.cli.state import config_option
 from edge.config_guard import LAST_GOOD_NAME, load_for_run, remember_good
@@ -52,6 +53,34 @@ def serve_panel(app: GateApp, *, config: Path | None,
         return None
 
 
+def banner(app: GateApp, panel: PanelServer | None) -> list[str]:
+    """What the gate runs with, in a few lines: gate, readers, broker, panel, metrics."""
+    s = app.settings
+    gate = f"{s.gate.name} ({s.gate.gate_id})" if s.gate.name else s.gate.gate_id
+    lines = [f"gridgate {gate} of {s.gate.compound_id}: started "
+             f"{local_datetime(app.clock.now(), s.policy.zone)} ({s.policy.timezone})"]
+    for r in s.readers:
+        kind = ("folder of images" if Path(r.camera).is_dir() else "file" if Path(
+            r.camera).is_file() else "device" if r.camera.isdigit() else "stream")
+        ending = ", loops" if r.loop and kind in ("file", "folder of images") else ""
+        lines.append(f"  reader {r.reader_id} ({r.direction.value}): camera {r.camera} "
+                     f"({kind}{ending}), relay GPIO {r.relay_pin}")
+    m = s.mqtt
+    if m.enabled:
+        extras = [x for x, on in (("TLS", m.tls), ("availability topic", m.availability),
+                                  ("Home Assistant discovery", m.home_assistant.enabled)) if on]
+        lines.append(f"  broker: {m.host}:{m.effective_port}, topics {m.prefix}/v1/"
+                     f"{s.gate.compound_id}/{s.gate.gate_id}/..."
+                     + (f" ({', '.join(extras)})" if extras else ""))
+    else:
+        lines.append("  broker: none (mqtt.enabled = false): decisions are only journaled")
+    lines.append(f"  panel: {panel.url}/" if panel is not None else "  panel: off")
+    if app.metrics_port is not None:
+        lines.append(f"  metrics: http://{s.metrics.host}:{app.metrics_port}/metrics")
+    lines.append("  Ctrl-C or SIGTERM stops the gate; the doors lock.")
+    return lines
+
+
 def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
           stop: threading.Event | None = None, notifier: Notifier | None = None,
           stall_seconds: float = STALL_SECONDS, config: Path | None = None,
@@ -64,14 +93,22 @@ def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    app.add_outcome_listener(lambda outcome: print_outcome(outcome, as_json))
+    zone = app.settings.policy.zone
+    app.add_outcome_listener(lambda outcome: print_outcome(outcome, as_json, zone))
+
+    def ended(reader_id: str) -> None:  # JSON consumers read stdout: people's lines go to stderr
+        reader = next(r for r in app.settings.readers if r.reader_id == reader_id)
+        click.echo(f"reader {reader_id}: the camera {reader.camera} has ended (a file that "
+                   "does not loop; readers[].loop = true replays it)", err=as_json)
+
     watchdog: FrameWatchdog | None = None
     panel: PanelServer | None = None
     try:
         panel = serve_panel(app, config=config, notifier=notifier)
         if panel is not None and on_panel is not None:
             on_panel(panel)
-        app.start_readers(realtime=realtime)
+        click.echo("\n".join(banner(app, panel)), err=as_json)
+        app.start_readers(realtime=realtime, on_ended=ended)
         # systemd hears READY=1 with the first frames and WATCHDOG=1 only while they flow.
         watchdog = (FrameWatchdog(notifier, app.pipelines, stall_seconds=stall_seconds).start()
                     if notifier is not None and notifier.enabled else None)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from edge.cli.localtime import local_datetime, parse_utc_text
 from edge.cli.output import emit_json, friendly_errors, json_option
 from edge.cli.state import config_option, open_settings
 from edge.panel.db import PanelDatabase
@@ -66,6 +67,7 @@ def add(name: str, role: str, config: Path, password_stdin: bool, as_json: bool)
 def list_users(config: Path, as_json: bool) -> None:
     """List the panel accounts."""
     users = _store(config).list()
+    zone = open_settings(config).policy.zone
     if as_json:
         emit_json({"users": [{"name": u.name, "role": u.role.value, "created_at": u.created_at,
                               "password_changed_at": u.password_changed_at} for u in users]})
@@ -73,7 +75,8 @@ def list_users(config: Path, as_json: bool) -> None:
     if not users:
         click.echo("no accounts; create the first with `gridgate user add NAME --role admin`")
     for u in users:
-        click.echo(f"{u.name:<20} {u.role.value:<6} password set {u.password_changed_at[:19]}")
+        changed = local_datetime(parse_utc_text(u.password_changed_at), zone, seconds=False)
+        click.echo(f"{u.name:<20} {u.role.value:<6} password set {changed}")
 
 
 @user.command("passwd")

@@ -156,5 +156,8 @@ def check(context: DoctorContext) -> Iterator[Finding]:
     if settings is None:
         return
     mqtt = settings.mqtt.with_base(context.base_dir)
+    if mqtt.enabled:
+        context.say(f"connecting to the broker {mqtt.host}:{mqtt.effective_port} (up to "
+                    f"{context.broker_timeout:g} s a step)")
     yield from check_broker(mqtt, compound_id=settings.gate.compound_id,
                             gate_id=settings.gate.gate_id, timeout=context.broker_timeout)

@@ -119,6 +119,8 @@ def check(context: DoctorContext) -> Iterator[Finding]:
     if context.settings is None:
         return
     for index, reader in enumerate(context.settings.readers):
+        context.say(f"reading camera {reader.camera} of reader {reader.reader_id} for "
+                    f"{context.camera_seconds:g} s")
         yield from check_reader(index, reader, context.camera_seconds)
 
 

@@ -32,17 +32,22 @@ def kernel_synchronised() -> bool | None:
 def check(context: DoctorContext) -> Iterator[Finding]:
     """Plausible date, then kernel synchronisation state."""
     now = context.clock.now()
+    zone = context.settings.policy.zone if context.settings is not None else None
+    shown = f"{now:%Y-%m-%d %H:%M} UTC"
+    if zone is not None and zone.key != "UTC":
+        local = now.astimezone(zone)
+        shown = f"{local:%Y-%m-%d %H:%M} {local.tzname() or zone.key}, {now:%H:%M} UTC"
     if now.year < EARLIEST_YEAR:
-        yield fail("clock.synchronised", f"the clock says {now:%Y-%m-%d %H:%M} UTC, which "
+        yield fail("clock.synchronised", f"the clock says {shown}, which "
                    "cannot be right: every pass would look expired or not yet valid", NTP_FIX)
         return
     probe = context.time_synchronised or kernel_synchronised
     synced = probe()
     if synced is None:
-        yield warn("clock.synchronised", f"the clock says {now:%Y-%m-%d %H:%M} UTC; whether it "
+        yield warn("clock.synchronised", f"the clock says {shown}; whether it "
                    "is synchronised cannot be told here", NTP_FIX)
     elif synced:
-        yield ok("clock.synchronised", f"the clock is synchronised ({now:%Y-%m-%d %H:%M} UTC)")
+        yield ok("clock.synchronised", f"the clock is synchronised ({shown})")
     else:
-        yield warn("clock.synchronised", f"the clock ({now:%Y-%m-%d %H:%M} UTC) is not "
+        yield warn("clock.synchronised", f"the clock ({shown}) is not "
                    "synchronised: pass validity and certificate checks depend on it", NTP_FIX)

@@ -28,6 +28,13 @@ class DoctorContext:
     settings: Settings | None = None
     settings_error: SettingsError | None = None
     raw: dict[str, Any] | None = None  # the TOML as parsed, even when it does not validate
+    # What a check is about to do (pulse a relay, read a camera), said before it takes time.
+    notice: Callable[[str], None] | None = None
+
+    def say(self, text: str) -> None:
+        """Tell the installer what comes next (printed at once by `gridgate doctor`)."""
+        if self.notice is not None:
+            self.notice(text)
 
     @classmethod
     def load(cls, config_path: Path, **options: Any) -> DoctorContext:

@@ -169,10 +169,14 @@ def check(context: DoctorContext) -> Iterator[Finding]:
     door = settings.door
     pins = list(dict.fromkeys(r.relay_pin for r in settings.readers))
     for index, pin in enumerate(pins):
+        contact = door.door_contact_pin if index == 0 else None
+        context.say(f"pulsing the door relay on GPIO {pin} for {context.pulse_seconds:g} s: "
+                    + ("push the door when it clicks" if contact is not None else
+                       "listen for the click and watch the lock"))
         try:
             result = self_test(pin, active_high=door.relay_active_high,
                                pulse_seconds=context.pulse_seconds,
-                               contact_pin=door.door_contact_pin if index == 0 else None,
+                               contact_pin=contact,
                                pin_factory=context.pin_factory)
         except Exception as exc:  # gpiozero raises many kinds: busy, no factory, bad pin
             yield fail(f"relay.{pin}", f"cannot pulse GPIO {pin}: {exc}",

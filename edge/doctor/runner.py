@@ -37,8 +37,10 @@ def _guarded(name: str, family: Family, context: DoctorContext) -> Iterator[Find
 
 
 def run_doctor(context: DoctorContext, *, only: Iterable[str] = (),
-               skip: Iterable[str] = ()) -> Report:
-    """Run the chosen families (all by default) and collect their findings."""
+               skip: Iterable[str] = (),
+               on_finding: Callable[[Finding], None] | None = None) -> Report:
+    """Run the chosen families (all by default) and collect their findings; `on_finding`
+    hears each one as soon as it is known (the CLI prints it then)."""
     only, skip = set(only), set(skip)
     unknown = (only | skip) - set(FAMILIES)
     if unknown:
@@ -48,5 +50,8 @@ def run_doctor(context: DoctorContext, *, only: Iterable[str] = (),
     for name, family in FAMILIES.items():
         if (only and name not in only) or name in skip:
             continue
-        findings.extend(_guarded(name, family, context))
+        for finding in _guarded(name, family, context):
+            findings.append(finding)
+            if on_finding is not None:
+                on_finding(finding)
     return Report(config=str(context.config_path), findings=findings)

@@ -81,6 +81,7 @@ def check(context: DoctorContext) -> Iterator[Finding]:
         return
     yield check_qr(context.settings.vision.qr_decoder)
     if context.settings.faces.enabled:
+        context.say("loading the face detector and encoder models (a few seconds)")
         yield check_faces()
     else:
         yield ok("vision.faces", "faces are off (faces.enabled = false): passes only")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gate.model import AntiPassback, Direction
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+ID_PATTERN = _ID  # edge/cli/init.py says it in words
 
 
 class Section(BaseModel):

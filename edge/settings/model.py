@@ -17,6 +17,7 @@ from edge.settings.core import (
     VisionSettings,
 )
 from edge.settings.faces import FacesSettings
+from edge.settings.metrics import MetricsSettings
 from edge.settings.mqtt import MqttSettings
 from edge.settings.panel import PanelSettings
 from gate.model import Colour
@@ -60,6 +61,7 @@ class Settings(Section):
     faces: FacesSettings = Field(default_factory=FacesSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     panel: PanelSettings = Field(default_factory=PanelSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="before")
     @classmethod

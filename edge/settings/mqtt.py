@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the sync layer is imported only when the link is built
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _TOPIC_LEVELS = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+TOPIC_LEVELS_PATTERN = _TOPIC_LEVELS  # edge/cli/init.py says it in words
 
 
 class WebhookSettings(Section):
@@ -67,6 +68,24 @@ class WebhookSettings(Section):
         if (self.url is None) == (self.url_file is None):
             raise ValueError(f"webhook {self.name!r}: set exactly one of url and url_file")
         return self
+
+
+class HomeAssistantSettings(Section):
+    """Home Assistant MQTT discovery: the gate's doors, contact, decisions and counters appear
+    as entities of one device. Read-only: broker access never opens a door."""
+
+    enabled: bool = Field(
+        False, description="Publish retained discovery configs and live states; turned off "
+        "again, the gate removes the entities it announced (empty retained configs).",
+    )
+    discovery_prefix: str = Field(
+        "homeassistant", pattern=_TOPIC_LEVELS, max_length=100,
+        description="Home Assistant's discovery prefix (its MQTT integration's setting).",
+    )
+    stats_interval_s: float = Field(
+        30.0, ge=5, le=3600, description="How often the outbox backlog and camera frame "
+        "rates are sent.",
+    )
 
 
 class MqttSettings(Section):
@@ -155,6 +174,14 @@ class MqttSettings(Section):
     webhooks: list[WebhookSettings] = Field(
         default_factory=list, description="Alert webhooks, delivered through the outbox.",
     )
+    availability: bool = Field(
+        True, description="Also publish a plain retained 'online'/'offline' on "
+        "PREFIX/v1/COMPOUND/GATE/availability with its own Last Will, over a second small "
+        "connection (client id CLIENT_ID-status): MQTT allows one will per connection.",
+    )
+    home_assistant: HomeAssistantSettings = Field(
+        default_factory=HomeAssistantSettings, description="Home Assistant MQTT discovery.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> MqttSettings:
@@ -166,6 +193,9 @@ class MqttSettings(Section):
             raise ValueError("mqtt.ca_file/cert_file need mqtt.tls = true")
         if self.password_file is not None and not self.username:
             raise ValueError("mqtt.password_file needs mqtt.username")
+        if self.home_assistant.enabled and not self.availability:
+            raise ValueError("mqtt.home_assistant.enabled needs mqtt.availability = true: "
+                             "Home Assistant's entities follow the gate's availability")
         if self.reconnect_min_s > self.reconnect_max_s:
             raise ValueError("mqtt.reconnect_min_s must not exceed mqtt.reconnect_max_s")
         names = [w.name for w in self.webhooks]

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from gate.clock import Clock
 from gate.model import AlertSpec, Severity
 from gate.store import immediate, open_database
 from gate.vocabulary import AlertKind
+from sync.backoff import Backoff
 from sync.outbox import OutboxRow, bury, delete, fetch
 from sync.sinks.formats import WebhookRoute
 
@@ -36,7 +36,7 @@ SIGNATURE_HEADER = "X-Gridgate-Signature"
 
 def backoff_s(attempts: int, maximum: float, base: float = 1.0) -> float:
     """Delay before the next attempt after `attempts` failures: doubling, capped, jittered."""
-    return min(maximum, base * 2.0 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.0)
+    return Backoff(base, maximum).delay(attempts - 1)
 
 
 def sign(secret: bytes, body: bytes) -> str:

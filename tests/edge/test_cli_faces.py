@@ -53,6 +53,9 @@ def test_enrol_identify_list_remove(config: Path, faces_data: Path) -> None:
     assert lines(result) == [{"person": "p-obama", "added": 2, "encodings": 2,
                               "registered": False}]
     assert "not in the registry yet" in result.stderr
+    # It says what it does while it works (models, then a progress bar), on stderr.
+    assert "loading the face detector" in result.stderr
+    assert "encoding 2 photo(s) of p-obama" in result.stderr
     assert run("enroll", "p-biden", train / "biden" / "biden2.jpg", "-c", config).exit_code == 0
     assert run("enroll", "p-biden", train / "biden" / "biden.jpg", "--add",
                "-c", config).exit_code == 0

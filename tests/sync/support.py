@@ -137,11 +137,13 @@ class Subscriber:
 
     def events(self) -> list[EventMessage]:
         """Every event message received (duplicates included), in arrival order; what gates
-        tell each other (peers/...) is not for the platform."""
+        tell each other (peers/...) is not for the platform, nor are the plain availability and
+        the status states (sync/discovery)."""
         with self._lock:
             items = list(self.messages)
         return [EventMessage.model_validate_json(p) for t, p in items
-                if not t.endswith("/state") and "/peers/" not in t]
+                if not t.endswith(("/state", "/availability")) and "/peers/" not in t
+                and "/status/" not in t]
 
     def on(self, topic: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -153,3 +153,28 @@ def test_every_platform_command_has_help() -> None:
                    ("roster", "permits", "trust", "revocations", "policy", "command")]):
         result = runner.invoke(cli, [*path, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output, path
+
+
+def test_listen_with_the_broker_away_says_so_and_keeps_its_timeout() -> None:
+    import socket
+    import time
+
+    from tests.fixtures.broker import free_port
+
+    # Nothing listens: refused at once. A socket that accepts and never answers (a broker
+    # hung, a firewall): the CONNACK never comes, and --timeout still ends the command.
+    mute = socket.create_server(("127.0.0.1", 0))
+    try:
+        for port in (free_port(), mute.getsockname()[1]):
+            started = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "edge.cli.main", "platform", "listen", "--host",
+                 "127.0.0.1", "--port", str(port), "--compound", COMPOUND, "--timeout", "2"],
+                capture_output=True, text=True, timeout=60)
+            took = time.monotonic() - started
+            print(f"listen, port {port}, --timeout 2: ended after {took:.1f} s")
+            assert done.returncode == 2, done.stderr
+            assert "connecting to 127.0.0.1" in done.stderr and "cannot connect" in done.stderr
+            assert took < 8  # 2 s, the interpreter's start and a wide margin; it waited 10+
+    finally:
+        mute.close()
