@@ -21,6 +21,7 @@ from edge.notify import STALL_SECONDS, FrameWatchdog, Notifier
 from edge.settings import SettingsError
 
 if TYPE_CHECKING:
+    from edge.display.server import DisplayServer
     from edge.panel.server import PanelServer
 
 
@@ -52,6 +53,22 @@ def serve_panel(app: GateApp, *, config: Path | None,
         return None
 
 
+def serve_displays(app: GateApp, *, notifier: Notifier | None = None) -> DisplayServer | None:
+    """Serve the gate displays beside the gate; None when none is configured or they cannot
+    start (the doors matter more)."""
+    if not app.settings.display.screens:
+        return None
+    from edge.display.server import DisplayError, start_displays
+
+    try:
+        return start_displays(app)
+    except DisplayError as exc:
+        click.echo(f"error: the gate display is not served: {exc}", err=True)
+        if notifier is not None:
+            notifier.status(f"display not served: {exc}")
+        return None
+
+
 def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
           stop: threading.Event | None = None, notifier: Notifier | None = None,
           stall_seconds: float = STALL_SECONDS, config: Path | None = None,
@@ -67,7 +84,9 @@ def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
     app.add_outcome_listener(lambda outcome: print_outcome(outcome, as_json))
     watchdog: FrameWatchdog | None = None
     panel: PanelServer | None = None
+    displays: DisplayServer | None = None
     try:
+        displays = serve_displays(app, notifier=notifier)
         panel = serve_panel(app, config=config, notifier=notifier)
         if panel is not None and on_panel is not None:
             on_panel(panel)
@@ -87,6 +106,8 @@ def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
             signal.signal(sig, handler)
         app.stop()  # no reader decides while the panel winds down
         try:
+            if displays is not None:
+                displays.stop()
             if panel is not None:  # first: it reads the doors and the database
                 panel.stop()
         finally:
