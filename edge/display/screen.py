@@ -19,8 +19,8 @@ from gate.vocabulary import Rule
 
 # The verdict and the line under it, by state: (zh, en, reason zh, reason en).
 STATES: dict[str, tuple[str, str, str, str]] = {
-    "idle": ("请出示通行码", "Show your pass", "请将通行码对准下方框内",
-             "Hold it inside the frame below"),
+    "idle": ("请出示通行码", "Show your pass", "将通行码对准画面中的虚线框",
+             "Hold it inside the dashed frame"),
     "waiting": ("请看摄像头", "Look at the camera", "正在核验持证人", "Checking the pass holder"),
     "lockdown": ("门禁已封锁", "Gate in lockdown", "请联系门岗", "Please see the guard"),
     "hold_open": ("门已常开", "The door is held open", "请直接通行", "Walk through"),

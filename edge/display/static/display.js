@@ -114,8 +114,14 @@
         camera.src = camera.dataset.src + "?t=" + Date.now();
       }, delay);
     };
-    camera.addEventListener("load", function () { next(interval); });
-    camera.addEventListener("error", function () { next(1000); });
+    camera.addEventListener("load", function () {
+      camera.classList.add("loaded");
+      next(interval);
+    });
+    camera.addEventListener("error", function () {
+      camera.classList.remove("loaded");
+      next(1000);
+    });
     next(0);
   }
 })();
