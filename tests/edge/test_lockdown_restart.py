@@ -130,7 +130,7 @@ def test_a_lockdown_survives_a_kill_and_a_pass_is_then_denied_with_its_rule(
             second.kill()
             second.wait()
     with sqlite3.connect(tmp_path / "state" / "gridgate.db") as db:
-        passages = db.execute("SELECT person_id, granted, rule FROM passages ORDER BY id").fetchall()
+        passages = db.execute("SELECT person_id, granted, rule FROM passages").fetchall()
         events = db.execute("SELECT kind, detail FROM door_events ORDER BY id").fetchall()
     assert ("p-1", 0, "gate.lockdown") in passages and ("p-0", 1, "green.out") in passages
     restored = events.index(("mode", "lockdown; restored after a restart"))
