@@ -156,8 +156,7 @@ def page(request: Request, svc: Services, here: ThisSite) -> HTMLResponse:
     """The full-screen page for the screen beside the door."""
     settings = svc.settings
     return templates.TemplateResponse(request, "display.html", {
-        "s": here.board.view(), "voice": json.dumps(settings.voice),
-        "preview": settings.preview, "mirror": settings.mirror_preview,
+        "s": here.board.view(), "preview": settings.preview, "mirror": settings.mirror_preview,
         "interval": settings.frame_interval_ms, "offline_ms": OFFLINE_MS}, headers=_NO_STORE)
 
 

@@ -304,3 +304,53 @@ def test_the_screen_goes_offline_within_seconds_when_the_gate_process_is_killed(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_guard_sees_what_the_screen_showed_and_puts_a_message_on_it(browser: Any,
+                                                                        gate: Gate) -> None:
+    from argon2 import PasswordHasher
+
+    from edge.panel.server import start_panel
+    from edge.settings.panel import PanelSettings
+    from tests.browser.test_panel_browser import GUARD, GUARD_PASSWORD
+
+    gate.play_to_end()
+    panel = start_panel(gate.app, PanelSettings(port=0), announce=lambda s: None,
+                        hasher=PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+    try:
+        panel.services.users.add(GUARD, "guard", GUARD_PASSWORD)
+        screen = open_screen(browser, gate.server.urls["out-cam"])
+        guard = browser.new_context(viewport={"width": 1366, "height": 900},
+                                    base_url=panel.url).new_page()
+        guard.goto("/login")
+        guard.fill("input[name=name]", GUARD)
+        guard.fill("input[name=password]", GUARD_PASSWORD)
+        guard.click("button[type=submit]")
+        guard.wait_for_url("**/")
+        guard.wait_for_selector("#live-dot.on")
+        # The panel shows the outcome the out-cam screen showed last, and hears the next one.
+        box = guard.locator("[data-display-state=out-cam]")
+        gate.app.controls.open_once("out-cam", actor=GUARD, reason="courier")
+        guard.wait_for_function("() => document.querySelector('[data-display-state=out-cam]')"
+                                ".innerText.includes('门岗已开门')")
+        screen.wait_for_function("() => document.body.dataset.state === 'granted'")
+        assert "门岗已开门" in screen.locator("#reason-zh").inner_text()
+        # A message from the live page's form reaches the resident's screen.
+        form = guard.locator("section[data-reader=out-cam] form.display-actions")
+        form.locator("select[name=message]").select_option("please_wait")
+        form.locator("button[data-action=display-message]").click()
+        guard.wait_for_selector(".flash")
+        screen.wait_for_function("() => document.body.dataset.state === 'message'")
+        assert screen.locator("#verdict-zh").inner_text() == "请稍候"
+        assert screen.locator("#verdict-en").inner_text() == "Please wait"
+        assert "请稍候" in box.inner_text()
+        key = screen.evaluate("() => document.body.dataset.key")
+        guard.locator("section[data-reader=out-cam] button[data-action=display-replay]").click()
+        guard.wait_for_selector(".flash")
+        screen.wait_for_function(f"() => document.body.dataset.key !== {json.dumps(key)}")
+        assert screen.locator("#verdict-zh").inner_text() == "请稍候"
+        shot(guard, "live-display-controls-pc.png")
+        guard.context.close()
+        close(screen)
+    finally:
+        panel.stop()

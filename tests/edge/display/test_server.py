@@ -220,3 +220,26 @@ def test_stopping_ends_open_streams_and_a_taken_port_is_a_clear_error(tmp_path: 
         stream.close()
         app.close()
         factory.reset()
+
+
+def test_a_gate_restarted_in_lockdown_shows_it_at_once_on_lamp_and_screen(
+        tmp_path: Path) -> None:
+    from gate.vocabulary import DoorMode
+
+    config = display_config(tmp_path)
+    config["signals"] = {"readers": [{"reader_id": "out-cam", "green_pin": 5, "red_pin": 6}]}
+    settings = parse_settings(config)
+    factory = MockFactory()
+    try:
+        with GateApp(settings, pin_factory=factory) as first:
+            first.controls.set_mode(DoorMode.LOCKDOWN, actor="guard1", reason="drill",
+                                    reader_id="out-cam")
+            assert factory.pin(6).state is True
+        assert factory.pin(6).state is False, "lamps off when the gate stops"
+        with GateApp(settings, pin_factory=factory) as again:
+            assert again.doors["out-cam"].mode is DoorMode.LOCKDOWN
+            assert again.boards["out-cam"].view()["state"] == "lockdown"
+            assert again.boards["in-cam"].view()["state"] == "idle"  # a door of its own
+            assert factory.pin(6).state is True and factory.pin(5).state is False
+    finally:
+        factory.reset()
