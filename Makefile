@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FACE_RECOGNITION := face-recognition==1.3.0
 # System packages: mosquitto (broker for tests and demo), libzbar0 (pyzbar decoder),
-# chromium (panel browser tests), python3-venv (the venv itself), fonts for CJK text on cards.
-APT_PACKAGES := mosquitto libzbar0 chromium python3-venv fonts-noto-cjk shellcheck
+# chromium (panel browser tests), python3-venv (the venv itself), fonts for CJK text on cards,
+# espeak-ng (the gate display's spoken prompts, made when the venv is built).
+APT_PACKAGES := mosquitto libzbar0 chromium python3-venv fonts-noto-cjk shellcheck espeak-ng
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all setup sysdeps venv test demo lint bench clean
@@ -24,6 +25,7 @@ sysdeps:
 	$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	fc-list 2>/dev/null | grep -qi "noto sans cjk" || missing="$$missing fonts-noto-cjk"; \
 	command -v shellcheck >/dev/null 2>&1 || missing="$$missing shellcheck"; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
@@ -35,6 +37,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps $(FACE_RECOGNITION)
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m edge.display.prompts --out $(VENV)/share/gridgate/prompts >/dev/null
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -24,8 +24,8 @@ readonly COMMAND_LINK=/usr/local/bin/gridgate
 readonly DOC_DIR=$VENV_DIR/share/doc/gridgate
 readonly STAMP_NAME=.gridgate-install
 # libzbar0: the pyzbar QR decoder; v4l-utils: v4l2-ctl for camera modes; mosquitto-clients:
-# broker checks by hand; python3-venv: the venv itself.
-readonly APT_PACKAGES=(python3 python3-venv libzbar0 v4l-utils mosquitto-clients)
+# broker checks by hand; python3-venv: the venv itself; espeak-ng: the gate display's prompts.
+readonly APT_PACKAGES=(python3 python3-venv libzbar0 v4l-utils mosquitto-clients espeak-ng)
 # Pi pin factory; only on Raspberry Pi OS and newer Debian, so installed when apt knows it.
 readonly APT_OPTIONAL=(python3-lgpio)
 # Development tools in requirements.txt that a gate does not need (import-linter checks the
@@ -364,6 +364,26 @@ program() {
     changed "program: gridgate installed into $VENV_DIR"
 }
 
+# The gate display's spoken prompts, made with espeak-ng into the program's share folder (where
+# the display looks by default); files whose sound is unchanged are not rewritten.
+prompts() {
+    local venv written
+    venv=$(t "$VENV_DIR")
+    if ! command -v espeak-ng >/dev/null 2>&1; then
+        log "spoken prompts: skipped, espeak-ng is missing (apt-get install espeak-ng, then" \
+            "run this again)"
+        return
+    fi
+    if ! written=$("$venv/bin/python" -m edge.display.prompts \
+        --out "$venv/share/gridgate/prompts"); then
+        log "spoken prompts: not made (see above); the display works without its voice"
+        return
+    fi
+    if [ "$written" != 0 ]; then
+        changed "spoken prompts: $written file(s) written into $VENV_DIR/share/gridgate/prompts"
+    fi
+}
+
 files() {
     ensure_link "$VENV_DIR/bin/gridgate" "$COMMAND_LINK" || true
     ensure_file "$SOURCE/docs/configuration.md" "$DOC_DIR/configuration.md" 0644 || true
@@ -536,6 +556,7 @@ main() {
     user_and_groups
     directories
     program
+    prompts
     files
     service
     next_steps

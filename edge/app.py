@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from edge.blas import one_blas_thread, release_blas_threads
 from edge.reader.binding import Binding
 from edge.reader.pipeline import ReaderPipeline
+from edge.resident import ResidentAnswer
 from edge.settings import Settings
 from edge.settings.core import ReaderSettings
 from gate.ballast import BALLAST_NAME, Ballast
@@ -26,6 +27,7 @@ from gate.clock import Clock, SystemClock
 from gate.compound import CompoundView
 from gate.controls import DoorControls, door_event_recorder
 from gate.door import Door
+from gate.door_modes import DoorModeStore, keep_modes
 from gate.journal import Journal
 from gate.journal.keeper import RecordKeeper
 from gate.model import Reader
@@ -101,6 +103,15 @@ class GateApp:
         parts.callback(self._retrying.set)
         self.registry = Registry(self.db)
         self.doors = self._build_doors(pin_factory)
+        # A lockdown or hold-open set before a restart holds again (its own connection: door
+        # modes change on the panel's and the platform link's threads).
+        modes_db = parts.enter_context(closing(open_database(self.db_path)))
+        keep_modes(DoorModeStore(modes_db, clock=self.clock),
+                   list({id(d): d for d in self.doors.values()}.values()))
+        # Each reader's lamps (driven off now and when the gate closes) and display board.
+        self.answer = parts.enter_context(closing(
+            ResidentAnswer(settings, doors=self.doors, pin_factory=pin_factory)))
+        self.boards = self.answer.boards
         # Read after the relays are driven locked: a bad trust list must not leave them
         # undriven, and closing the parts locks them again on the way out.
         passes = settings.passes
@@ -115,6 +126,7 @@ class GateApp:
             journal=self.journal, doors=self.doors, clock=self.clock, keeper=self.keeper,
             compound=self.compound,
             live_codes=parts.enter_context(closing(LiveCodeLedger.open(self.db_path))))
+        self.checkpoint.add_listener(self.answer.outcome, before_record=True)
         self.controls = DoorControls(checkpoint=self.checkpoint, doors=self.doors,
                                      readers=self.readers)
         bindings = self._build_faces() if settings.faces.enabled else {}
@@ -129,6 +141,8 @@ class GateApp:
                 binding=bindings.get(r.reader_id))
             for r in settings.readers
         }
+        for reader_id, pipeline in self.pipelines.items():
+            pipeline.add_waiting_listener(self.answer.waiting_listener(reader_id))
         if settings.mqtt.enabled:
             self.sync = self._build_sync()
         self.metrics_port: int | None = self._serve_metrics() if settings.metrics.enabled else None

@@ -41,6 +41,14 @@ EXAMPLES: dict[str, Any] = {
     "mqtt.webhooks.name": "grid-workers",
     "mqtt.webhooks.url_file": "/etc/gridgate/webhook.url",
     "policy.yellow.exit_window": "08:00-18:00",
+    "signals.readers.reader_id": "in-cam",
+    "signals.readers.green_pin": 5,
+    "signals.readers.red_pin": 6,
+    "signals.readers.amber_pin": 13,
+    "signals.readers.buzzer_pin": 19,
+    "display.prompts_dir": "/opt/gridgate/share/gridgate/prompts",
+    "display.screens.reader_id": "in-cam",
+    "display.screens.port": 8091,
 }
 
 _PLACEHOLDERS = {"path": "/path/to/file", "string": "...", "integer": 0, "number": 0.0}

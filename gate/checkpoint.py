@@ -16,7 +16,7 @@ from datetime import datetime
 
 from gate.clock import Clock
 from gate.compound import CompoundView
-from gate.decide import decide
+from gate.decide import decide, not_released
 from gate.door import Door
 from gate.events import JournalEvent
 from gate.journal import Journal
@@ -41,7 +41,7 @@ from gate.passes.ledger import LiveCodeLedger, LiveUse
 from gate.passes.live import replayed, step_of
 from gate.registry import Registry
 from gate.rulebook import Rulebook
-from gate.vocabulary import AlertKind, Rule
+from gate.vocabulary import AlertKind, DoorMode, Rule
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +109,16 @@ class Checkpoint:
         self.live_codes = live_codes if live_codes is not None else LiveCodeLedger.beside(
             journal.db)
         self._listeners: list[OutcomeListener] = []
+        self._first: list[OutcomeListener] = []  # heard before the record is written
         # Readers decide one at a time: two yellow members of a household at two exit lanes
         # must not both see "no exit yet" (history read -> decide -> record is one step).
         self._deciding = threading.RLock()
 
-    def add_listener(self, listener: OutcomeListener) -> None:
-        """Hear every outcome (demo output, benchmarks)."""
-        self._listeners.append(listener)
+    def add_listener(self, listener: OutcomeListener, *, before_record: bool = False) -> None:
+        """Hear every outcome (demo output, benchmarks); with `before_record`, as soon as the
+        door is commanded and before the passage is written (lamps, the gate display: the
+        person at the door must not wait on the disk), its `events` then empty."""
+        (self._first if before_record else self._listeners).append(listener)
 
     def check_pass(self, text: str, now: datetime) -> PassCheck:
         """Admit a pass text at this gate (gate.passes.admission: offline verification, the
@@ -154,14 +157,18 @@ class Checkpoint:
             history = self._with_pending(history, person)
             if self.compound is not None:
                 history = replace(history, compound_age_s=self.compound.age_s())
-            decision = decide(observation, person, permit, history, policy, now)
+            door = self.doors.get(observation.reader.reader_id)
+            mode = door.mode if door is not None else DoorMode.NORMAL
+            decision = decide(observation, person, permit, history, policy, now, door_mode=mode)
             released = False
             if decision.granted:
-                door = self.doors.get(observation.reader.reader_id)
                 released = door.release(reason=decision.rule) if door else False
+                if not released:  # what was decided is what happened: no passage
+                    decision = not_released(decision)
             acted_at = self.clock.monotonic()
             if decision.granted:
                 self._spend(observation)
+            self._tell(Outcome(observation, decision, person, released, acted_at), self._first)
             events = self._record(observation, decision, person, None)
         return self._tell(Outcome(observation, decision, person, released, acted_at, events))
 
@@ -186,8 +193,9 @@ class Checkpoint:
                                     self.journal.gate_id, utc_text(observation.seen_at)),
                             step_of(observation.seen_at))
 
-    def _tell(self, outcome: Outcome) -> Outcome:
-        for listener in self._listeners:
+    def _tell(self, outcome: Outcome, listeners: list[OutcomeListener] | None = None
+              ) -> Outcome:
+        for listener in self._listeners if listeners is None else listeners:
             try:
                 listener(outcome)
             except Exception:
@@ -248,5 +256,6 @@ class Checkpoint:
                     reason_en=f"open by {actor} refused: the door is in lockdown or has no relay",
                     alerts=decision.alerts)
             acted_at = self.clock.monotonic()
+            self._tell(Outcome(observation, decision, None, released, acted_at), self._first)
             events = self._record(observation, decision, None, actor)
         return self._tell(Outcome(observation, decision, None, released, acted_at, events))

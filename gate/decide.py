@@ -1,8 +1,9 @@
 """The decision: a pure function of (observation, person, permit, history, policy, clock).
 
 Checks run in order and the first that denies decides: the pass itself, who it is, the
-permit's validity, how the pass was shown (static or live), the face, the colour rules, then
-anti-passback. Alerts accumulate.
+permit's validity, how the pass was shown (static or live), the face, the colour rules,
+the door's mode (a locked-down door denies what the rules would grant), then anti-passback.
+Alerts accumulate.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from gate.passes.claims import PassReason
 from gate.policy import Policy
 from gate.quota import exits_in_period, in_window, next_exit_allowed
 from gate.reasons import OBSERVATION_OVER, alert, reason
-from gate.vocabulary import AlertKind, Rule
+from gate.vocabulary import AlertKind, DoorMode, Rule
 
 _FORGED = {PassReason.BAD_SIGNATURE, PassReason.UNKNOWN_KEY, PassReason.KEY_NOT_ALLOWED,
            PassReason.BAD_PROOF}
@@ -46,6 +47,8 @@ _PASS_RULES = {
     PassReason.REPLAYED: Rule.PASS_REPLAYED,
     PassReason.BAD_PROOF: Rule.PASS_BAD_PROOF,
 }
+# Alerts that tell of a passage that happened; a passage the door did not let through drops them.
+_PASSED = {AlertKind.RED_ENTRY, AlertKind.TAILGATING, AlertKind.PASSBACK}
 
 
 class _Verdict:
@@ -65,8 +68,10 @@ class _Verdict:
 
 
 def decide(observation: Observation, person: Person | None, permit: Permit | None,
-           history: History, policy: Policy, now: datetime) -> Decision:
-    """Granted or denied, the rule that decided, and why in Chinese and English."""
+           history: History, policy: Policy, now: datetime, *,
+           door_mode: DoorMode = DoorMode.NORMAL) -> Decision:
+    """Granted or denied, the rule that decided, and why in Chinese and English; `door_mode`
+    is the mode of the reader's door now."""
     v = _Verdict(person, permit)
     check = observation.pass_check
     if check is not None and not check.valid:
@@ -94,6 +99,9 @@ def decide(observation: Observation, person: Person | None, permit: Permit | Non
     granted, rule, extra = _colour(observation, person, permit, history, policy, now, v)
     if not granted:
         return v.make(False, rule, extra)
+    if door_mode is DoorMode.LOCKDOWN:
+        v.alerts = [a for a in v.alerts if a.kind not in _PASSED]
+        return v.make(False, Rule.GATE_LOCKDOWN)
     stale = _stale(observation, rule, history, policy)
     if stale is not None:
         return v.make(False, stale)
@@ -107,6 +115,15 @@ def decide(observation: Observation, person: Person | None, permit: Permit | Non
 def _static(observation: Observation) -> bool:
     """A pass shown as it is (printed, or on a screen), not as a live code."""
     return observation.pass_check is not None and observation.pass_check.live_step is None
+
+
+def not_released(decision: Decision) -> Decision:
+    """A grant the door did not carry out (lockdown set meanwhile, no relay), as it is
+    recorded: denied, so it counts for no who-is-out, quota or anti-passback."""
+    zh, en = reason(Rule.DOOR_NOT_RELEASED)
+    alerts = tuple(a for a in decision.alerts if a.kind not in _PASSED)
+    return Decision(False, Rule.DOOR_NOT_RELEASED, zh, en, alerts, decision.person_id,
+                    decision.colour)
 
 
 def _face(observation: Observation, person: Person, permit: Permit, policy: Policy,

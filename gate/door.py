@@ -10,7 +10,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from gpiozero import Button, DigitalInputDevice, DigitalOutputDevice
@@ -18,14 +17,9 @@ from gpiozero import Button, DigitalInputDevice, DigitalOutputDevice
 from gate.clock import Clock, SystemClock
 from gate.errors import DoorError
 from gate.vocabulary import DoorEventKind
+from gate.vocabulary import DoorMode as DoorMode  # re-exported: the door's modes
 
 log = logging.getLogger(__name__)
-
-
-class DoorMode(StrEnum):
-    NORMAL = "normal"  # locked; grants release it for open_seconds
-    LOCKDOWN = "lockdown"  # locked; grants and the exit button do not release it
-    HOLD_OPEN = "hold_open"  # released until a deadline, then normal again
 
 
 @dataclass(frozen=True)

@@ -28,4 +28,9 @@ class DoorError(GridgateError, RuntimeError):
     """The door hardware cannot be driven as asked."""
 
 
-__all__ = ["ConfigError", "DoorError", "GridgateError", "JournalError", "KeyFileError"]
+class SignalError(GridgateError, RuntimeError):
+    """The lamps or the buzzer of a reader cannot be driven as asked."""
+
+
+__all__ = ["ConfigError", "DoorError", "GridgateError", "JournalError", "KeyFileError",
+           "SignalError"]

@@ -50,6 +50,8 @@ REASONS: dict[Rule, tuple[str, str]] = {
     Rule.ANTI_PASSBACK: ("重复同向通行，请联系门岗", "Already passed this way: please see the guard"),
     Rule.COMPOUND_STALE: ("各门暂时失联，本门暂停此类通行", "Gates out of touch: this passage waits until they reconnect"),
     Rule.COMPOUND_GUARD: ("各门暂时失联，请门岗核实放行", "Gates out of touch: the guard will decide"),
+    Rule.GATE_LOCKDOWN: ("门禁已封锁", "Gate in lockdown"),
+    Rule.DOOR_NOT_RELEASED: ("门未能打开，请联系门岗", "The door did not open: please see the guard"),
 }
 
 OBSERVATION_OVER = ("观察期已满，待社区确认", "observation period over, awaiting confirmation")

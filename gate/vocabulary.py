@@ -1,4 +1,5 @@
-"""The gate's fixed words: decision rules, alert kinds, door-event kinds and event types.
+"""The gate's fixed words: decision rules, alert kinds, door-event kinds, door modes and event
+types.
 
 StrEnum members equal their values, so journal rows in SQLite and JSON on the wire are the
 plain strings; a value that is not a member is one the gate never sends.
@@ -53,6 +54,10 @@ class Rule(StrEnum):
     COMPOUND_GUARD = "compound.guard"  # refused, the guard decides ("guard")
     OVERRIDE_OPEN_ONCE = "override.open_once"  # a guard or a signed command opened the door
     OVERRIDE_REFUSED = "override.refused"  # such an opening, not carried out (lockdown, no relay)
+    GATE_LOCKDOWN = "gate.lockdown"  # the rules would grant, but the door is locked down
+    # Granted, but the relay could not be released (lockdown set meanwhile, no relay): recorded
+    # as denied, so it counts for no who-is-out, quota or anti-passback.
+    DOOR_NOT_RELEASED = "door.not_released"
 
 
 @unique
@@ -105,6 +110,15 @@ class DoorEventKind(StrEnum):
     EXIT_REQUEST = "exit_request"  # the request-to-exit button
     MODE = "mode"  # normal, lockdown or hold-open set
     RELEASE_REFUSED = "release_refused"  # a release asked for in lockdown
+
+
+@unique
+class DoorMode(StrEnum):
+    """What a door does with a grant; an input of the decision, kept across restarts."""
+
+    NORMAL = "normal"  # locked; grants release it for open_seconds
+    LOCKDOWN = "lockdown"  # locked; grants and the exit button do not release it
+    HOLD_OPEN = "hold_open"  # released until a deadline, then normal again
 
 
 @unique

@@ -14,6 +14,7 @@ BENCHMARKS = {
     "fleet": "edge.bench.fleet:bench_fleet",
     "passes": "edge.bench.passes:bench_passes",
     "peers": "edge.bench.peers:bench_peers",
+    "signals": "edge.bench.signals:bench_signals",
 }
 
 

@@ -82,6 +82,9 @@ def _sections(broker: Broker | None, panel_port: int | None) -> dict[str, Any]:
                             "protocol": "5"}
     if panel_port is not None:
         sections["panel"] = {"enabled": True, "host": "127.0.0.1", "port": panel_port}
+        # A gate screen for each reader, as the residents would see it (docs/display.md).
+        sections["display"] = {"voice": ["zh", "en"], "screens": [
+            {"reader_id": reader, "port": free_port()} for reader in ("out-cam", "in-cam")]}
     return sections
 
 
@@ -184,6 +187,9 @@ def _play(scenario: Scenario, settings: Settings, *, fast: bool, as_json: bool) 
         click.echo(f"guard panel: {panel.url}  (user {DEMO_GUARD}, password {password})",
                    err=True)
 
+    for screen in settings.display.screens:
+        click.echo(f"gate display of {screen.reader_id}: http://{screen.host}:{screen.port}/",
+                   err=True)
     if settings.mqtt.enabled:
         click.echo(f"broker: mqtt://{settings.mqtt.host}:{settings.mqtt.effective_port} "
                    f"(try `gridgate platform listen -c {scenario.config_path}`)", err=True)

@@ -25,6 +25,7 @@ COMMANDS = {
     "outbox": "edge.cli.outbox:outbox",
     "user": "edge.cli.user:user",
     "panel": "edge.cli.panel:panel",
+    "display": "edge.cli.display:display",
     "init": "edge.cli.init:init",
     "doctor": "edge.cli.doctor:doctor",
     "relay": "edge.cli.relay:relay",

@@ -22,6 +22,7 @@ from edge.notify import STALL_SECONDS, FrameWatchdog, Notifier
 from edge.settings import SettingsError
 
 if TYPE_CHECKING:
+    from edge.display.server import DisplayServer
     from edge.panel.server import PanelServer
 
 
@@ -53,8 +54,9 @@ def serve_panel(app: GateApp, *, config: Path | None,
         return None
 
 
-def banner(app: GateApp, panel: PanelServer | None) -> list[str]:
-    """What the gate runs with, in a few lines: gate, readers, broker, panel, metrics."""
+def banner(app: GateApp, panel: PanelServer | None,
+           displays: DisplayServer | None = None) -> list[str]:
+    """What the gate runs with, in a few lines: gate, readers, broker, panel, screens, metrics."""
     s = app.settings
     gate = f"{s.gate.name} ({s.gate.gate_id})" if s.gate.name else s.gate.gate_id
     lines = [f"gridgate {gate} of {s.gate.compound_id}: started "
@@ -75,10 +77,28 @@ def banner(app: GateApp, panel: PanelServer | None) -> list[str]:
     else:
         lines.append("  broker: none (mqtt.enabled = false): decisions are only journaled")
     lines.append(f"  panel: {panel.url}/" if panel is not None else "  panel: off")
+    for reader_id, url in (displays.urls if displays is not None else {}).items():
+        lines.append(f"  gate display of {reader_id}: {url}")
     if app.metrics_port is not None:
         lines.append(f"  metrics: http://{s.metrics.host}:{app.metrics_port}/metrics")
     lines.append("  Ctrl-C or SIGTERM stops the gate; the doors lock.")
     return lines
+
+
+def serve_displays(app: GateApp, *, notifier: Notifier | None = None) -> DisplayServer | None:
+    """Serve the gate displays beside the gate; None when none is configured or they cannot
+    start (the doors matter more)."""
+    if not app.settings.display.screens:
+        return None
+    from edge.display.server import DisplayError, start_displays
+
+    try:
+        return start_displays(app)
+    except DisplayError as exc:
+        click.echo(f"error: the gate display is not served: {exc}", err=True)
+        if notifier is not None:
+            notifier.status(f"display not served: {exc}")
+        return None
 
 
 def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
@@ -103,11 +123,13 @@ def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
 
     watchdog: FrameWatchdog | None = None
     panel: PanelServer | None = None
+    displays: DisplayServer | None = None
     try:
+        displays = serve_displays(app, notifier=notifier)
         panel = serve_panel(app, config=config, notifier=notifier)
         if panel is not None and on_panel is not None:
             on_panel(panel)
-        click.echo("\n".join(banner(app, panel)), err=as_json)
+        click.echo("\n".join(banner(app, panel, displays)), err=as_json)
         app.start_readers(realtime=realtime, on_ended=ended)
         # systemd hears READY=1 with the first frames and WATCHDOG=1 only while they flow.
         watchdog = (FrameWatchdog(notifier, app.pipelines, stall_seconds=stall_seconds).start()
@@ -124,6 +146,8 @@ def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
             signal.signal(sig, handler)
         app.stop()  # no reader decides while the panel winds down
         try:
+            if displays is not None:
+                displays.stop()
             if panel is not None:  # first: it reads the doors and the database
                 panel.stop()
         finally:

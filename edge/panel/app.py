@@ -31,6 +31,7 @@ from edge.panel.limits import RequestGuard
 from edge.panel.routes import (
     alerts,
     auth,
+    display,
     door,
     guard,
     health,
@@ -67,9 +68,10 @@ _HEADERS = [
 class SecurityHeaders:
     """Adds the security headers to every response (pure ASGI: streams pass untouched)."""
 
-    def __init__(self, app: ASGIApp, *, tls: bool) -> None:
+    def __init__(self, app: ASGIApp, *, tls: bool,
+                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
         self.app = app
-        self.headers = list(_HEADERS)
+        self.headers = list(_HEADERS if headers is None else headers)  # the gate display's own
         if tls:
             self.headers.append((b"strict-transport-security", b"max-age=31536000"))
 
@@ -154,7 +156,7 @@ def create_app(gate: PanelGate, settings: PanelSettings, *, clock: Clock | None 
     app.state.panel = panel
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_handlers(app)
-    for module in (auth, live, door, guard, alerts, visitors, persons, health, users,
+    for module in (auth, live, door, guard, display, alerts, visitors, persons, health, users,
                    settings_routes):
         app.include_router(module.router)
     # Bodies are bounded and anonymous state changes refused before anything reads a body;

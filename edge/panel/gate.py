@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
+from edge.display.board import DisplayBoard
 from edge.reader.pipeline import FrameListener, ReaderStats
 from edge.settings import Settings
 from gate.checkpoint import OutcomeListener
@@ -70,6 +71,11 @@ class PanelGate(Protocol):
     @property
     def pipelines(self) -> Mapping[str, PanelReader]:
         """Each reader by id."""
+        ...
+
+    @property
+    def boards(self) -> Mapping[str, DisplayBoard]:
+        """Each reader's display board: what the person at the door was shown."""
         ...
 
     @property

@@ -32,6 +32,7 @@ from gate.journal.rows import passage_row
 from gate.vocabulary import EventType
 
 log = logging.getLogger(__name__)
+DISPLAY = "display"  # a live item: a reader's gate screen changed
 
 
 class SyncLink(Protocol):
@@ -100,6 +101,15 @@ class PanelServices:
         self.gate.add_outcome_listener(self._on_outcome)
         for reader_id, pipeline in self.gate.pipelines.items():
             self._detach.append(pipeline.add_frame_listener(self.frames.hook(reader_id)))
+        for reader_id, board in self.gate.boards.items():  # what the resident was shown
+            self._detach.append(board.add_listener(self._screen_changed(reader_id)))
+
+    def _screen_changed(self, reader_id: str) -> Callable[[], None]:
+        def changed() -> None:
+            if not self._closed:
+                self.hub.publish(LiveItem(DISPLAY, {"reader_id": reader_id}))
+
+        return changed
 
     def _on_journal(self, event: JournalEvent) -> None:
         # Runs on the gate's thread right after commit; the door was already commanded.

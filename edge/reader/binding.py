@@ -39,6 +39,11 @@ class Binding(Protocol):
         """The faces seen in `frame` (boxes for the panel's live image)."""
         ...
 
+    @property
+    def waiting(self) -> bool:
+        """True while a scanned pass waits for its holder's face (amber lamp, the display)."""
+        ...
+
 
 class PassOnly:
     """A reader without faces: every scanned pass is an observation at once."""
@@ -61,3 +66,8 @@ class PassOnly:
     def faces_in(self, frame: Frame) -> Sequence[FaceSeen]:
         """No faces are looked for."""
         return ()
+
+    @property
+    def waiting(self) -> bool:
+        """Nothing ever waits."""
+        return False

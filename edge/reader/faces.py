@@ -131,6 +131,11 @@ class FaceBinding:
         """The faces of the current frame, as vision facts."""
         return self.view.facts(frame.seq)
 
+    @property
+    def waiting(self) -> bool:
+        """True while a scanned pass waits for its holder's face."""
+        return bool(self._pending)
+
     def scanned(self, check: PassCheck, seen_at: datetime, decide: Decide) -> Outcome | None:
         """A new pass scan; its outcome now, or None when it waits for a face (or repeats)."""
         mono = self.clock.monotonic()

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 # Hears every processed frame with the codes and faces found in it (the panel's live image).
 FrameListener = Callable[[Frame, Sequence[QrSeen], Sequence[FaceSeen]], None]
+# Hears a pass start (True) and stop (False) waiting for its holder's face.
+WaitingListener = Callable[[bool], None]
 
 
 @dataclass
@@ -51,11 +53,17 @@ class ReaderPipeline:
         self.stats = ReaderStats()
         self._listeners: list[FrameListener] = []
         self._fps_window: list[float] = []
+        self._waiting_listeners: list[WaitingListener] = []
+        self._waiting = False
 
     def add_frame_listener(self, listener: FrameListener) -> Callable[[], None]:
         """Hear every processed frame; returns the function that stops it."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
+
+    def add_waiting_listener(self, listener: WaitingListener) -> None:
+        """Hear when a pass starts and stops waiting for its holder's face."""
+        self._waiting_listeners.append(listener)
 
     def process(self, frame: Frame) -> list[Outcome]:
         """Handle one frame; returns the outcomes decided on it."""
@@ -78,7 +86,17 @@ class ReaderPipeline:
                 outcomes.append(outcome)
         outcomes += self.binding.settle(self._decide)
         self.stats.decisions += len(outcomes)
+        if self.binding.waiting != self._waiting:
+            self._tell_waiting(not self._waiting)
         return outcomes
+
+    def _tell_waiting(self, waiting: bool) -> None:
+        self._waiting = waiting
+        for listener in self._waiting_listeners:
+            try:
+                listener(waiting)
+            except Exception:  # lamps and screens must never cost the gate a decision
+                log.exception("reader %s: waiting listener failed", self.reader.reader_id)
 
     def _tell(self, frame: Frame, codes: Sequence[QrSeen]) -> None:
         # A live picture must never cost the gate a decision, nor one listener another's frame.

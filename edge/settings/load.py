@@ -140,8 +140,11 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     panel = settings.panel.model_copy(update={
         "tls_cert": fix(settings.panel.tls_cert), "tls_key": fix(settings.panel.tls_key),
         "visitor_key": fix(settings.panel.visitor_key)})
+    display = settings.display.model_copy(
+        update={"prompts_dir": fix(settings.display.prompts_dir)})
     return settings.model_copy(update={"passes": passes, "storage": storage, "readers": readers,
-                                       "mqtt": settings.mqtt.with_base(base), "panel": panel})
+                                       "mqtt": settings.mqtt.with_base(base), "panel": panel,
+                                       "display": display})
 
 
 def _is_relative_file(camera: str, base: Path) -> bool:

@@ -16,10 +16,12 @@ from edge.settings.core import (
     StorageSettings,
     VisionSettings,
 )
+from edge.settings.display import DisplaySettings
 from edge.settings.faces import FacesSettings
 from edge.settings.metrics import MetricsSettings
 from edge.settings.mqtt import MqttSettings
 from edge.settings.panel import PanelSettings
+from edge.settings.signals import SignalSettings
 from gate.model import Colour
 from gate.policy import Policy
 
@@ -62,6 +64,8 @@ class Settings(Section):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     panel: PanelSettings = Field(default_factory=PanelSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    signals: SignalSettings = Field(default_factory=SignalSettings)
+    display: DisplaySettings = Field(default_factory=DisplaySettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -112,6 +116,26 @@ class Settings(Section):
                                  f"give the {role} its own pin")
         return self
 
+    @model_validator(mode="after")
+    def _check_resident_readers(self) -> Settings:
+        known = {r.reader_id for r in self.readers}
+        for where, items in (("signals.readers", self.signals.readers),
+                             ("display.screens", self.display.screens)):
+            ids = [item.reader_id for item in items]
+            for i, reader_id in enumerate(ids):
+                if reader_id not in known:
+                    raise ValueError(f"{where}[{i}].reader_id: no reader {reader_id!r}; use "
+                                     f"one of {sorted(known)}")
+                if ids.count(reader_id) > 1:
+                    raise ValueError(f"{where}[{i}].reader_id: reader {reader_id!r} is listed "
+                                     "twice; one table per reader")
+        panel = self.panel.port if self.panel.enabled else 0
+        for i, screen in enumerate(self.display.screens):
+            if panel and screen.port == panel:
+                raise ValueError(f"display.screens[{i}].port: {panel} is the panel's port; "
+                                 "give the screen its own")
+        return self
+
     def pin_uses(self) -> list[tuple[str, int]]:
         """Every configured GPIO pin with the key that sets it."""
         uses = [(f"readers[{i}].relay_pin", r.relay_pin) for i, r in enumerate(self.readers)]
@@ -119,4 +143,6 @@ class Settings(Section):
             uses.append(("door.exit_button_pin", self.door.exit_button_pin))
         if self.door.door_contact_pin is not None:
             uses.append(("door.door_contact_pin", self.door.door_contact_pin))
+        uses += [(f"signals.readers[{i}].{key}", pin)
+                 for i, lights in enumerate(self.signals.readers) for key, pin in lights.pins()]
         return uses

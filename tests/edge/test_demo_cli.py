@@ -28,3 +28,4 @@ def test_demo_decides_as_expected_and_the_platform_hears_it(tmp_path: Path) -> N
     assert summary["platform_received"]["alerts"] == 3
     assert summary["platform_received"]["events"] >= 10
     assert "guard panel: http://127.0.0.1:" in done.stderr and "password" in done.stderr
+    assert "gate display of out-cam: http://127.0.0.1:" in done.stderr

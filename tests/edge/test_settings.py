@@ -319,11 +319,14 @@ def test_every_key_takes_its_default_written_as_toml(tmp_path: Path) -> None:
     """Each key set explicitly to its documented default, in the form the docs show it."""
     document = tomllib.loads(GOOD)
     document["mqtt"] = {"webhooks": [{"name": "chat", "url": "https://example.org/hook"}]}
+    document["signals"] = {"readers": [{"reader_id": "in-cam", "green_pin": 5}]}
+    document["display"] = {"screens": [{"reader_id": "in-cam", "port": 8090}]}
     for section in sections():
         if section.path == "readers":
             tables = document["readers"]
-        elif section.path == "mqtt.webhooks":
-            tables = document["mqtt"]["webhooks"]
+        elif section.path in ("mqtt.webhooks", "signals.readers", "display.screens"):
+            outer, inner = section.path.split(".")
+            tables = document[outer][inner]
         else:
             table = document
             for part in section.path.split("."):

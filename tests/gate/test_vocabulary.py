@@ -8,7 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from gate.decide import decide
+from gate.decide import decide, not_released
 from gate.model import (
     AntiPassback,
     Colour,
@@ -23,7 +23,7 @@ from gate.model import (
 from gate.passes.claims import PassCheck, PassReason
 from gate.policy import CompoundRules, Policy, StaticPassRules, YellowRules
 from gate.reasons import ALERTS, REASONS
-from gate.vocabulary import AlertKind, DoorEventKind, EventType, Rule
+from gate.vocabulary import AlertKind, DoorEventKind, DoorMode, EventType, Rule
 from tests.gate.decide_support import (
     ALICE,
     ALICE_SISTER,
@@ -53,6 +53,7 @@ class Situation:
     history: History = NO_HISTORY
     policy: Policy = Policy()
     anti_passback: AntiPassback = AntiPassback.SOFT
+    door_mode: DoorMode = DoorMode.NORMAL
 
 
 def situations(colour: Colour, direction: Direction) -> list[Situation]:
@@ -87,6 +88,8 @@ def situations(colour: Colour, direction: Direction) -> list[Situation]:
         Situation(face={"face_person_id": "p-9"}, policy=Policy(
             face_match_required=frozenset(),
             static_passes=StaticPassRules(face_match_required=frozenset({colour})))),
+        Situation(door_mode=DoorMode.LOCKDOWN),
+        Situation(door_mode=DoorMode.HOLD_OPEN),
         # The gates cannot hear each other (a partition), under each stale action.
         *(Situation(history=History(compound_age_s=600.0),
                     policy=Policy(compound=CompoundRules(quota_when_stale=action,
@@ -112,7 +115,11 @@ def sweep() -> tuple[Decision, ...]:
             holder = s.person or ALICE
             perm: Permit | None = (None if s.permit is None
                                    else permit(colour, holder, **s.permit))
-            decisions.append(decide(obs, s.person, perm, s.history, s.policy, NOON_ISH))
+            decision = decide(obs, s.person, perm, s.history, s.policy, NOON_ISH,
+                              door_mode=s.door_mode)
+            decisions.append(decision)
+            if decision.granted:  # and the same grant when the door could not be released
+                decisions.append(not_released(decision))
     return tuple(decisions)
 
 
@@ -139,7 +146,7 @@ def test_every_rule_decide_can_name_has_its_texts_and_nothing_else_has() -> None
 
 
 def test_members_are_their_plain_strings() -> None:
-    for vocabulary in (Rule, AlertKind, DoorEventKind, EventType):
+    for vocabulary in (Rule, AlertKind, DoorEventKind, DoorMode, EventType):
         # __members__ keeps aliases, which iteration skips: a repeated value would hide there.
         values = [member.value for member in vocabulary.__members__.values()]
         assert len(set(values)) == len(values)

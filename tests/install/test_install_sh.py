@@ -130,6 +130,12 @@ def test_install_twice_then_uninstall_keeps_state_then_purge(
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(str(root / "opt/gridgate/lib"))
     assert (root / "opt/gridgate/bin/gridgate").is_file()
+    # The gate display's prompts, where the display looks by default (with espeak-ng only).
+    prompts = root / "opt/gridgate/share/gridgate/prompts"
+    if shutil.which("espeak-ng", path=env.get("PATH")):
+        assert (prompts / "granted.zh.wav").is_file() and "spoken prompts: 18 file(s)" in first
+    else:
+        assert "spoken prompts: skipped, espeak-ng is missing" in first
 
     before = snapshot(root)
     second = install(root, source, env, wheelhouse=wheelhouse)

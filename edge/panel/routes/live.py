@@ -12,12 +12,14 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from edge.display.screen import MESSAGES
 from edge.panel.deps import GuardView, Services
 from edge.panel.live import SESSIONS_CHANGED, LiveItem
 from edge.panel.lookup import open_alert_count
 from edge.panel.models import PassageOut
+from edge.panel.routes.display import display_states
 from edge.panel.routes.door import REASONS, door_states
-from edge.panel.services import PanelServices
+from edge.panel.services import DISPLAY, PanelServices
 from edge.panel.snapshots import thumb_key
 from edge.panel.views import fragment, render
 from gate.vocabulary import EventType
@@ -45,7 +47,8 @@ def live_page(request: Request, svc: Services, session: GuardView) -> Response:
         "readers": [p.reader for p in svc.gate.pipelines.values()], "reasons": REASONS,
         "states": door_states(request, svc),
         "feed": [{"p": p, "thumb": thumb_url(svc, p)} for p in passages],
-        "hold_max": svc.settings.hold_open_max_minutes, "prompts": svc.prompts.by_reader()})
+        "hold_max": svc.settings.hold_open_max_minutes, "prompts": svc.prompts.by_reader(),
+        "screens": display_states(request, svc), "screen_messages": list(MESSAGES)})
 
 
 def _payload(request: Request, svc: PanelServices, item: LiveItem) -> dict[str, Any]:
@@ -62,6 +65,11 @@ def _payload(request: Request, svc: PanelServices, item: LiveItem) -> dict[str, 
                 "html": fragment(request, "_alert.html", {"a": item.row})}
     if item.kind == "guard":  # a guard prompt answered: every page drops it
         return {"event_id": item.row["event_id"]}
+    if item.kind == DISPLAY:
+        reader_id = item.row["reader_id"]
+        board = svc.gate.boards.get(reader_id)
+        return {"reader_id": reader_id, "html": fragment(
+            request, "_display_state.html", {"d": board.last() if board else None})}
     if item.kind == "ack":
         return {"id": item.row["id"], "open_alerts": open_alert_count(svc.db.conn())}
     return {"door": item.row.get("door"), "kind": item.row.get("kind")}

@@ -93,6 +93,12 @@
     }
   }
 
+  // What the person at the door was shown last, as the gate screen showed it.
+  function onDisplay(data) {
+    const el = document.querySelector('[data-display-state="' + CSS.escape(data.reader_id) + '"]');
+    if (el) el.innerHTML = data.html;
+  }
+
   function onAck(data) {
     setAlertCount(data.open_alerts);
     const row = document.querySelector('#alerts[data-live-alerts="yes"] #alert-' + data.id);
@@ -112,6 +118,7 @@
     source.addEventListener("alert", handle(onAlert));
     source.addEventListener("ack", handle(onAck));
     source.addEventListener("guard", handle(onAnswered));
+    source.addEventListener("display", handle(onDisplay));
     source.addEventListener("door", handle(refreshDoors));
     source.onopen = function () { if (dot) dot.classList.add("on"); };
     source.onerror = function () { if (dot) dot.classList.remove("on"); };

@@ -53,6 +53,8 @@ def test_dynamic_key_families_are_complete(i18n: Translator) -> None:
                 "kind.": ["resident", "visitor"],
                 "document.": ["roster", "permits", "trust", "revocations", "policy"],
                 "msg.mode_": ["normal", "lockdown", "hold_open"],
+                "screenmsg.": ["please_wait", "see_guard", "show_again", "one_at_a_time",
+                               "other"],
                 "reason.": ["resident_no_pass", "delivery", "visitor_checked", "emergency",
                             "security", "drill", "maintenance", "other"]}
     used = set()
