@@ -72,6 +72,7 @@ def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
         if panel is not None and on_panel is not None:
             on_panel(panel)
         app.start_readers(realtime=realtime)
+        app.start_watch()  # escalation, two-person overrides, the rules' age, the clock
         # systemd hears READY=1 with the first frames and WATCHDOG=1 only while they flow.
         watchdog = (FrameWatchdog(notifier, app.pipelines, stall_seconds=stall_seconds).start()
                     if notifier is not None and notifier.enabled else None)

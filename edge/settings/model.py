@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from edge.settings.alerts import AlertsSettings, FreshnessSettings
 from edge.settings.core import (
     DoorSettings,
     GateSettings,
@@ -60,6 +61,8 @@ class Settings(Section):
     faces: FacesSettings = Field(default_factory=FacesSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     panel: PanelSettings = Field(default_factory=PanelSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -108,6 +111,14 @@ class Settings(Section):
             if first != where and not same_relay:
                 raise ValueError(f"{where}: GPIO {pin} is already used by {first}; "
                                  f"give the {role} its own pin")
+        return self
+
+    @model_validator(mode="after")
+    def _check_escalation_webhook(self) -> Settings:
+        name = self.alerts.escalation_webhook
+        if name is not None and name not in {w.name for w in self.mqtt.webhooks}:
+            raise ValueError(f"alerts.escalate_to = 'webhook:{name}': no webhook of that name "
+                             "in mqtt.webhooks; add it there or escalate to 'street_office'")
         return self
 
     def pin_uses(self) -> list[tuple[str, int]]:
