@@ -134,6 +134,8 @@ class AlertFolder:
 
     def open_alert(self, key: str, at: datetime) -> int | None:
         """The open alert of `key` whose first occurrence is within the window before `at`."""
+        if self.rules.window_s <= 0:
+            return None
         since = utc_text(at - timedelta(seconds=self.rules.window_s))
         row = self.journal.db.execute(
             "SELECT f.alert_id FROM alert_folds f JOIN alerts a ON a.id = f.alert_id "
