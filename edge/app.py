@@ -16,6 +16,7 @@ from contextlib import ExitStack, closing
 from typing import TYPE_CHECKING, Any
 
 from edge.blas import one_blas_thread, release_blas_threads
+from edge.camera_watch import CameraWatch
 from edge.doctor.clock import kernel_synchronised
 from edge.reader.binding import Binding
 from edge.reader.pipeline import ReaderPipeline
@@ -33,13 +34,11 @@ from gate.escalation import Escalator
 from gate.freshness import ClockWatch, RulesFreshness
 from gate.journal import Journal
 from gate.journal.keeper import RecordKeeper
-from gate.model import AlertSpec, Reader
+from gate.model import Reader
 from gate.passes import Revocations, TrustList, load_or_create_signing_key
-from gate.reasons import CAMERA_DOWN
 from gate.registry import Registry
 from gate.rulebook import Rulebook
 from gate.store import database_path, gate_key_path, open_database
-from gate.vocabulary import AlertKind
 from vision.qr import make_decoder
 from vision.repeat import RepeatFilter
 from vision.sources import open_source
@@ -138,6 +137,7 @@ class GateApp:
                 binding=bindings.get(r.reader_id))
             for r in settings.readers
         }
+        self.camera_watch = CameraWatch(self.keeper, self.pipelines)
         if settings.mqtt.enabled:
             self.sync = self._build_sync()
         # Last registered, first closed: readers stop before anything they use goes away.
@@ -163,7 +163,7 @@ class GateApp:
         """Escalate unanswered urgent alerts, let lapsed override requests go, judge the
         age of the rules and the clock; each part's failure is logged, never fatal."""
         checks: list[Callable[[], object]] = [self.approvals.expire, self.freshness.check,
-                                              self.clock_watch.check]
+                                              self.clock_watch.check, self.camera_watch.check]
         if self.escalator is not None:
             checks.insert(0, self.escalator.tick)
         for check in checks:
@@ -313,12 +313,6 @@ class GateApp:
             pipeline.stats.camera_ok = False
             pipeline.stats.last_error = str(exc)
             log.error("reader %s stopped: %s", rs.reader_id, exc)
-            severity, zh, en = CAMERA_DOWN
-            error = str(exc)[:200]
-            self.keeper.alert(AlertSpec(AlertKind.CAMERA_DOWN, severity,
-                                        zh.format(reader=rs.reader_id, error=error),
-                                        en.format(reader=rs.reader_id, error=error)),
-                              reader_id=rs.reader_id)
             if on_error:
                 on_error(rs.reader_id, exc)
 

@@ -37,7 +37,7 @@ from gate.vocabulary import AlertKind, EventType
 FOLDED = frozenset({
     AlertKind.FORGED_PASS, AlertKind.REVOKED_PASS, AlertKind.PASS_SHARED,
     AlertKind.RED_EXIT_ATTEMPT, AlertKind.RED_ENTRY, AlertKind.PASSBACK, AlertKind.TAILGATING,
-    AlertKind.DOOR_FORCED, AlertKind.DOOR_HELD_OPEN, AlertKind.PROBING,
+    AlertKind.DOOR_FORCED, AlertKind.DOOR_HELD_OPEN, AlertKind.PROBING, AlertKind.CAMERA_DOWN,
 })
 _ALERT = ("event_id", "kind", "severity", "reader_id", "person_id", "household_id", "grid_id",
           "passage_id")

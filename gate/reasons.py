@@ -75,8 +75,8 @@ CLOCK_UNSYNCED = (Severity.WARNING, "闸机时钟未同步（{now}）：通行�
                   "the gate's clock is not synchronised ({now}): pass validity may be judged wrongly; check time synchronisation")
 CLOCK_IMPLAUSIBLE = (Severity.URGENT, "闸机时钟明显错误（{now}）：通行证会被误判为过期或未生效",
                      "the gate's clock is clearly wrong ({now}): passes will look expired or not yet valid")
-CAMERA_DOWN = (Severity.URGENT, "{reader} 摄像头故障，该通道已停止识别：{error}",
-               "the camera of {reader} failed and the reader stopped: {error}")
+CAMERA_DOWN = (Severity.URGENT, "{reader} 摄像头故障，该通道无法识别：{error}",
+               "the camera of {reader} is down, the reader cannot see: {error}")
 STALE_ACTIONS: dict[str, tuple[str, str]] = {
     "alert": ("照常判定，请检查与平台的连接", "deciding as before; check the platform link"),
     "guard": ("凭证与人脸放行暂停，由门岗核实", "passes and faces no longer open the door; the guard decides"),
