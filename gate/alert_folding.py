@@ -16,6 +16,8 @@ next, in order, in one transaction of its own.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -31,6 +33,8 @@ from gate.journal.queries import utc_text
 from gate.model import AlertSpec
 from gate.probing import Probe, ProbingRules, probe_of, recent_count
 from gate.vocabulary import AlertKind, EventType
+
+log = logging.getLogger(__name__)
 
 # Alerts of decisions and doors repeat with the scene; the others are each a fact of their own
 # (an override, a configuration change, a trouble of the gate itself) and are never folded.
@@ -147,9 +151,13 @@ class AlertFolder:
     def split(self, record: PassageRecord | AlertRecord
               ) -> tuple[PassageRecord | AlertRecord | None, FoldRecord | None]:
         """The record to write now (None: nothing left) and what folds, to write after it."""
-        if isinstance(record, AlertRecord):
-            return self._split_alert(record)
-        return self._split_passage(record)
+        try:
+            if isinstance(record, AlertRecord):
+                return self._split_alert(record)
+            return self._split_passage(record)
+        except sqlite3.Error as exc:  # the record itself must still be written, unfolded
+            log.error("alert folding could not read the journal, writing as it is: %s", exc)
+            return record, None
 
     def _split_alert(self, record: AlertRecord
                      ) -> tuple[AlertRecord | None, FoldRecord | None]:
