@@ -61,7 +61,6 @@ class _Data(BaseModel):
 class _AlertRef(_Data):
     """Which alert an acknowledgement or a count update is about."""
 
-    id: int | None = Field(None, description="The journal row of this record, when it has one.")
     alert_id: int = Field(..., ge=1, description="The alert's journal id at this gate.")
     alert_event_id: str = Field(..., min_length=1, max_length=64,
                                 description="The event id of the alert it is about.")
