@@ -16,11 +16,15 @@ from contextlib import ExitStack, closing
 from typing import TYPE_CHECKING, Any
 
 from edge.blas import one_blas_thread, release_blas_threads
+from edge.camera_watch import CameraWatch
+from edge.doctor.clock import kernel_synchronised
 from edge.reader.binding import Binding
 from edge.reader.pipeline import ReaderPipeline
 from edge.resident import ResidentAnswer
 from edge.settings import Settings
 from edge.settings.core import ReaderSettings
+from gate.alert_folding import AlertFolder
+from gate.approvals import OverrideApprovals
 from gate.ballast import BALLAST_NAME, Ballast
 from gate.checkpoint import Checkpoint, OutcomeListener
 from gate.clock import Clock, SystemClock
@@ -28,6 +32,8 @@ from gate.compound import CompoundView
 from gate.controls import DoorControls, door_event_recorder
 from gate.door import Door
 from gate.door_modes import DoorModeStore, keep_modes
+from gate.escalation import Escalator
+from gate.freshness import ClockWatch, RulesFreshness
 from gate.journal import Journal
 from gate.journal.keeper import RecordKeeper
 from gate.model import Reader
@@ -44,10 +50,12 @@ if TYPE_CHECKING:
     from gate.faces.gallery import FaceGallery
     from sync.discovery import StatusLink
     from sync.service import SyncService
+    from sync.topics import Topics
     from vision.faces.pool import EncoderPool
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5.0  # how often records that wait for the journal are tried again
+WATCH_SECONDS = 15.0  # how often escalation, approvals, rule ages and the clock are looked at
 
 
 def reader_of(settings: Settings, reader_id: str) -> Reader:
@@ -63,9 +71,11 @@ class GateApp:
     """Everything one gate runs, built from settings; a context manager that locks doors on exit."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None,
-                 pin_factory: Any = None) -> None:
+                 pin_factory: Any = None,
+                 time_synchronised: Callable[[], bool | None] = kernel_synchronised) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.time_synchronised = time_synchronised  # the clock watch asks it (tests swap it)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._parts = ExitStack()
@@ -95,6 +105,8 @@ class GateApp:
         ballast.lay()
         self.keeper = RecordKeeper(self.journal, ballast=ballast)
         parts.callback(self.keeper.close)  # after everything that records has stopped
+        # Repeated alerts fold into one with a count; refusals that repeat become "probing".
+        self.keeper.folding = AlertFolder(self.journal, settings.alerts.fold_rules())
         self._retrying = threading.Event()
         retrier = threading.Thread(target=self._retry_records, name="journal-retry",
                                    daemon=True)
@@ -129,6 +141,7 @@ class GateApp:
         self.checkpoint.add_listener(self.answer.outcome, before_record=True)
         self.controls = DoorControls(checkpoint=self.checkpoint, doors=self.doors,
                                      readers=self.readers)
+        self._build_watch()
         bindings = self._build_faces() if settings.faces.enabled else {}
         # Closed in reverse: once the readers and the platform link have stopped, the doors
         # lock before anything slower (face encoder workers finishing) is waited for.
@@ -143,11 +156,54 @@ class GateApp:
         }
         for reader_id, pipeline in self.pipelines.items():
             pipeline.add_waiting_listener(self.answer.waiting_listener(reader_id))
+        self.camera_watch = CameraWatch(self.keeper, self.pipelines)
         if settings.mqtt.enabled:
             self.sync = self._build_sync()
         self.metrics_port: int | None = self._serve_metrics() if settings.metrics.enabled else None
         # Last registered, first closed: readers stop before anything they use goes away.
         parts.callback(self._join_readers)
+
+    def _build_watch(self) -> None:
+        """The alert loop's parts: two-person overrides, escalation, the rules' age, the
+        clock; `watch()` looks at them (a thread started by `start_watch`)."""
+        settings = self.settings
+        self.approvals = OverrideApprovals(controls=self.controls, journal=self.journal,
+                                           rules=self.rules, clock=self.clock)
+        after = settings.alerts.escalate_after_minutes * 60
+        self.escalator = (Escalator(self.journal, after_s=after,
+                                    audience=settings.alerts.escalate_to, clock=self.clock)
+                          if after > 0 else None)
+        self.freshness = RulesFreshness(self.rules, self.keeper, self.clock,
+                                        settings.freshness.rules())
+        self.clock_watch = ClockWatch(self.keeper, self.clock, self.time_synchronised)
+        self._watching = threading.Event()
+        self._parts.callback(self._watching.set)
+
+    def watch(self) -> None:
+        """Escalate unanswered urgent alerts, let lapsed override requests go, judge the
+        age of the rules and the clock; each part's failure is logged, never fatal."""
+        checks: list[Callable[[], object]] = [self.approvals.expire, self.freshness.check,
+                                              self.clock_watch.check, self.camera_watch.check]
+        if self.escalator is not None:
+            checks.insert(0, self.escalator.tick)
+        for check in checks:
+            try:
+                check()
+            except Exception:
+                log.exception("gate watch: %s failed", getattr(check, "__qualname__", check))
+
+    def start_watch(self, interval_s: float = WATCH_SECONDS) -> None:
+        """Run `watch()` now and every `interval_s` seconds until the gate closes."""
+
+        def loop() -> None:
+            while True:
+                self.watch()
+                if self._watching.wait(interval_s):
+                    return
+
+        thread = threading.Thread(target=loop, name="gate-watch", daemon=True)
+        thread.start()
+        self._parts.callback(thread.join, 5)
 
     def _build_doors(self, pin_factory: Any) -> dict[str, Door]:
         """Each reader's door, driven locked; readers on one relay pin share one door."""
@@ -215,12 +271,15 @@ class GateApp:
                 log.warning("created this gate's key %s (%s): add it to the trust list with "
                             "scope 'gate' and gate_id %s (`gridgate keys gate`) so the other "
                             "gates accept its passages", key.key_id, key_path, gate.gate_id)
+        topics = Topics(s.prefix, gate.compound_id, gate.gate_id)
         sync = SyncService(
-            journal=self.journal, db_path=self.db_path,
-            topics=Topics(s.prefix, gate.compound_id, gate.gate_id),
+            journal=self.journal, db_path=self.db_path, topics=topics,
             broker=s.broker_options(compound_id=gate.compound_id, gate_id=gate.gate_id),
             clock=self.clock, rules=self.rules, controls=self.controls,
-            outbox=s.outbox_options(), webhooks=s.webhook_targets(self.settings.policy.timezone),
+            outbox=s.outbox_options(),
+            webhooks=s.webhook_targets(self.settings.policy.timezone,
+                                       self.settings.alerts.escalation_webhook),
+            escalation_topic=self._escalation_topic(topics),
             command_max_lifetime_s=s.command_max_lifetime_s,
             hold_open_max_s=s.hold_open_max_minutes * 60.0,
             peer_key=key, compound=self.compound,
@@ -249,6 +308,13 @@ class GateApp:
             self.add_outcome_listener(status.decided)
             self._parts.callback(status.stop)  # stopped before the platform link
         return status
+
+    def _escalation_topic(self, topics: Topics) -> str | None:
+        """The MQTT topic of escalated alerts; None: the alert's own (a webhook escalates)."""
+        kind, _, name = self.settings.alerts.escalate_to.partition(":")
+        if kind == "street_office":
+            return topics.street_alerts
+        return topics.grid_alerts(name) if kind == "grid" else None
 
     # -- what the panel, the CLI and the benchmarks use -------------------------------------
 

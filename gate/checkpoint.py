@@ -160,6 +160,7 @@ class Checkpoint:
             door = self.doors.get(observation.reader.reader_id)
             mode = door.mode if door is not None else DoorMode.NORMAL
             decision = decide(observation, person, permit, history, policy, now, door_mode=mode)
+            decision = self.rules.fallback(decision)  # a trust list or policy out of date
             released = False
             if decision.granted:
                 released = door.release(reason=decision.rule) if door else False

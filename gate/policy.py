@@ -148,6 +148,22 @@ class CompoundRules(_Strict):
         "date: 'local', 'deny' or 'guard', as for quota_when_stale.")
 
 
+class RedOverrideRules(_Strict):
+    """A guard's open-once right after a red-permit exit denial needs a second account."""
+
+    second_approval: bool = Field(
+        True, description="An open-once at a reader whose last unresolved refusal (within "
+        "lookback_s) was a red-permit exit waits for a second panel account's approval; "
+        "without it the door stays shut. Both names are journaled.")
+    approval_window_s: int = Field(
+        120, ge=10, le=1800,
+        description="Seconds the second account has to approve before the request lapses.")
+    lookback_s: int = Field(
+        300, ge=10, le=3600,
+        description="A red-permit exit refused at the reader this recently, with no door "
+        "opening there since, makes an open-once an override of it.")
+
+
 class Policy(_Strict):
     """All permit rules a gate applies; a policy document from the platform replaces them."""
 
@@ -160,6 +176,7 @@ class Policy(_Strict):
     anti_passback: AntiPassbackRules = Field(default_factory=AntiPassbackRules)
     compound: CompoundRules = Field(default_factory=CompoundRules)
     static_passes: StaticPassRules = Field(default_factory=StaticPassRules)
+    red_override: RedOverrideRules = Field(default_factory=RedOverrideRules)
     red_entry_alert: bool = Field(
         True, description="Alert the grid worker when a red-permit holder enters."
     )

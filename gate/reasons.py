@@ -66,6 +66,35 @@ ALERTS: dict[AlertKind, tuple[Severity, str, str]] = {
     AlertKind.TAILGATING: (Severity.WARNING, "多人同时通行（尾随）", "several people passed at once"),
 }
 
+# Alerts raised outside a decision, with the fields their texts name.
+PROBING: dict[str, tuple[Severity, str, str]] = {
+    "passes": (Severity.URGENT, "{reader} 有人反复出示伪造、签发者不明或无法识别的通行证",
+               "someone keeps showing forged, unknown-key or unreadable passes at {reader}"),
+    "pass": (Severity.WARNING, "通行证 {pass_id} 被反复拒绝", "pass {pass_id} refused again and again"),
+    "faces": (Severity.WARNING, "{reader} 短时间内出现多张未识别的人脸", "a burst of unknown faces at {reader}"),
+}
+OVERRIDE_APPROVAL = (Severity.WARNING,
+                     "{actor} 请求为红码人员人工放行（{reader}）：需另一账号在 {seconds} 秒内批准",
+                     "{actor} asks to open {reader} for a red-permit holder: a second account must approve within {seconds} s")
+STALE: dict[AlertKind, tuple[Severity, str, str]] = {
+    AlertKind.TRUST_STALE: (Severity.URGENT, "信任列表（版本 {version}）已 {days} 天未更新，超过上限 {limit} 天：{action}",
+                            "the trust list in force (version {version}) is {days} days old, over its maximum of {limit}: {action}"),
+    AlertKind.POLICY_STALE: (Severity.URGENT, "通行规则（版本 {version}）已 {days} 天未更新，超过上限 {limit} 天：{action}",
+                             "the policy in force (version {version}) is {days} days old, over its maximum of {limit}: {action}"),
+}
+RULES_STALE_REASON = ("通行规则或信任列表已过期，请门岗核实放行",
+                      "The gate's rules are out of date: the guard will decide")
+CLOCK_UNSYNCED = (Severity.WARNING, "闸机时钟未同步（{now}）：通行证有效期判断可能出错，请检查网络时间同步",
+                  "the gate's clock is not synchronised ({now}): pass validity may be judged wrongly; check time synchronisation")
+CLOCK_IMPLAUSIBLE = (Severity.URGENT, "闸机时钟明显错误（{now}）：通行证会被误判为过期或未生效",
+                     "the gate's clock is clearly wrong ({now}): passes will look expired or not yet valid")
+CAMERA_DOWN = (Severity.URGENT, "{reader} 摄像头故障，该通道无法识别：{error}",
+               "the camera of {reader} is down, the reader cannot see: {error}")
+STALE_ACTIONS: dict[str, tuple[str, str]] = {
+    "alert": ("照常判定，请检查与平台的连接", "deciding as before; check the platform link"),
+    "guard": ("凭证与人脸放行暂停，由门岗核实", "passes and faces no longer open the door; the guard decides"),
+}
+
 
 def reason(rule: Rule, extra: tuple[str, str] | None = None) -> tuple[str, str]:
     """The zh and en texts of a rule, with an optional clause added to each."""
@@ -86,6 +115,8 @@ def alert(kind: AlertKind, who: str | None) -> AlertSpec:
 # from here: `gridgate docs`). REASONS and ALERTS say most; these say the rest, whose texts
 # are made where they happen (overrides, the door, the platform link, the panel).
 RULE_MEANINGS: dict[Rule, tuple[str, str]] = {
+    Rule.RULES_STALE: ("信任列表或通行规则超过最长有效期，本应放行的通行改由门岗核实", "the trust list or policy in "
+                       "force is older than its maximum age: what would be granted waits for the guard"),
     Rule.OVERRIDE_OPEN_ONCE: ("门岗或平台签名指令人工放行一次", "a guard or a signed platform command "
                               "opened the door once"),
     Rule.OVERRIDE_REFUSED: ("人工放行未执行：门处于封锁状态或无继电器", "such an opening was not carried "
@@ -123,6 +154,19 @@ ALERT_MEANINGS: dict[AlertKind, tuple[Severity, str, str]] = {
     AlertKind.EVENT_UNDELIVERABLE: (Severity.URGENT, "事件被服务器拒收，已移入待查表", "an event the broker refused, moved "
                                     "to outbox_dead"),
     AlertKind.WEBHOOK_FAILED: (Severity.WARNING, "告警推送失败", "a webhook refused an alert for good"),
+    AlertKind.PROBING: (Severity.URGENT, "同一读卡点反复被拒（伪造/无法识别的通行证、同一通行证、陌生人脸），合并为一条并计数",
+                        "repeated refusals at one reader (forged or unreadable passes, one pass, "
+                        "unknown faces), folded into one alert with a count"),
+    AlertKind.OVERRIDE_APPROVAL: (Severity.WARNING, "红码人员的人工放行等待第二个账号批准", "a guard's opening for a "
+                                  "red-permit holder waits for a second account's approval"),
+    AlertKind.TRUST_STALE: (Severity.URGENT, "信任列表超过最长有效期未更新", "the trust list in force is older "
+                            "than its maximum age"),
+    AlertKind.POLICY_STALE: (Severity.URGENT, "通行规则超过最长有效期未更新", "the policy in force is older than "
+                             "its maximum age"),
+    AlertKind.CLOCK_UNSYNCED: (Severity.WARNING, "闸机时钟未同步或不可信", "the gate's clock is not synchronised "
+                               "or implausible"),
+    AlertKind.CAMERA_DOWN: (Severity.URGENT, "摄像头故障，该通道无法识别", "a reader's camera stopped delivering "
+                            "frames"),
 }
 
 
@@ -134,3 +178,9 @@ def rule_meaning(rule: Rule) -> tuple[str, str]:
 def alert_meaning(kind: AlertKind) -> tuple[Severity, str, str]:
     """An alert kind's severity and meaning in Chinese and English (KeyError: undescribed)."""
     return ALERTS[kind] if kind in ALERTS else ALERT_MEANINGS[kind]
+
+
+def probing_alert(pattern: str, **fields: object) -> AlertSpec:
+    """The `probing` alert of one pattern ("passes", "pass" or "faces")."""
+    severity, zh, en = PROBING[pattern]
+    return AlertSpec(AlertKind.PROBING, severity, zh.format(**fields), en.format(**fields))

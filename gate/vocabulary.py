@@ -58,6 +58,9 @@ class Rule(StrEnum):
     # Granted, but the relay could not be released (lockdown set meanwhile, no relay): recorded
     # as denied, so it counts for no who-is-out, quota or anti-passback.
     DOOR_NOT_RELEASED = "door.not_released"
+    # The trust list or policy in force is older than its maximum age and the gate is set to let
+    # the guard decide (freshness.when_stale = "guard"): a grant becomes this refusal.
+    RULES_STALE = "rules.stale"
 
 
 @unique
@@ -95,6 +98,13 @@ class AlertKind(StrEnum):
     EVENT_TRUNCATED = "event_truncated"  # an event sent without its data (too large)
     EVENT_UNDELIVERABLE = "event_undeliverable"  # an event the broker refused, moved aside
     WEBHOOK_FAILED = "webhook_failed"
+    # Patterns and the alert loop (gate/probing.py, gate/approvals.py, gate/freshness.py).
+    PROBING = "probing"  # repeated refusals at a reader, of one pass or of unknown faces
+    OVERRIDE_APPROVAL = "override_approval"  # a red-permit override waits for a second account
+    TRUST_STALE = "trust_stale"  # the trust list in force is older than its maximum age
+    POLICY_STALE = "policy_stale"  # the policy in force is older than its maximum age
+    CLOCK_UNSYNCED = "clock_unsynced"  # the wall clock is not synchronised (or implausible)
+    CAMERA_DOWN = "camera_down"  # a reader's camera failed and the reader stopped
 
 
 @unique
@@ -128,6 +138,27 @@ class EventType(StrEnum):
     PASSAGE = "passage"
     ALERT = "alert"
     DOOR = "door"
+    ALERT_ACK = "alert_ack"  # an alert acknowledged on the panel: who, when, comment
+    ALERT_UPDATE = "alert_update"  # a folded alert's count grew (gate/alert_folding.py)
+    AUDIT = "audit"  # panel logins, account and setting changes, two-person overrides
     # Messages of the platform link itself, never journal events.
     COMMAND_RESULT = "command_result"
     SNAPSHOT_REQUEST = "snapshot_request"
+
+
+@unique
+class AuditKind(StrEnum):
+    """What an audit record is about (`kind` of an audit row and of an `audit` event)."""
+
+    LOGIN = "login"  # a panel login succeeded
+    LOGIN_FAILED = "login_failed"  # the name typed is kept, never the password
+    LOGOUT = "logout"
+    SETUP_ADMIN = "setup_admin"  # the first admin made with the setup token
+    ACCOUNT_ADDED = "account_added"
+    ACCOUNT_REMOVED = "account_removed"
+    PASSWORD_SET = "password_set"  # an admin set someone's password
+    PASSWORD_CHANGED = "password_changed"  # one's own password
+    SETTINGS_CHANGED = "settings_changed"  # the configuration file was replaced
+    OVERRIDE_REQUESTED = "override_requested"  # an open-once of a red-permit denial, waiting
+    OVERRIDE_APPROVED = "override_approved"  # a second account approved it: the door opened
+    OVERRIDE_EXPIRED = "override_expired"  # nobody approved in time: the door stayed shut

@@ -19,6 +19,7 @@ import threading
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -57,6 +58,8 @@ from sync.topics import DocumentKind
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 64
+# Documents whose age the gate judges (gate/freshness.py): what decides passes and rules.
+_AGED = (DocumentKind.TRUST, DocumentKind.POLICY)
 SNAPSHOT_REQUEST_INTERVAL_S = 30.0
 FACE_BATCH = 100  # persons per face-gallery transaction
 VALIDATE_BATCH = 50  # roster persons validated per call (about a millisecond)
@@ -249,6 +252,9 @@ class Documents:
             stored = self._plan(doc, body, changes)
         except DocumentError as exc:
             return Result(Outcome.INVALID, str(exc))
+        if self.rules is not None and doc.document in _AGED:  # its age is judged from now on
+            rules, kind = self.rules, doc.document.value
+            self._after.append(lambda: rules.set_issued(kind, doc.version, doc.issued_at))
         changes.version = (doc.document.value, doc.version, utc_text(doc.issued_at),
                            utc_text(self.clock.now()), stored)
         try:
@@ -379,7 +385,14 @@ class Documents:
                 lambda held: TrustList([k for k in held if k.scope == "visitor"] + keys))
 
     def restore(self) -> None:
-        """At start: put the stored policy and trust list back in force."""
+        """At start: put the stored policy and trust list back in force, with their ages."""
+        if self.rules is not None:
+            for kind in _AGED:
+                row = self.db.execute("SELECT version, issued_at FROM versions WHERE document "
+                                      "= ? AND body IS NOT NULL", [kind.value]).fetchone()
+                if row is not None and row[1]:
+                    self.rules.set_issued(kind.value, int(row[0]),
+                                          datetime.fromisoformat(row[1]))
         policy = self.registry.document_body(DocumentKind.POLICY.value)
         if policy and self.rules is not None:
             self.rules.set_policy(PolicySnapshot.model_validate_json(policy).policy)

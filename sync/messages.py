@@ -20,7 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from gate.vocabulary import AlertKind, DoorEventKind, EventType, Rule
+from gate.model import Severity
+from gate.vocabulary import AlertKind, AuditKind, DoorEventKind, EventType, Rule
 
 SCHEMA_VERSION: Final = 1
 
@@ -32,6 +33,9 @@ VOCABULARY: dict[EventType, tuple[str, type[StrEnum]]] = {
     EventType.PASSAGE: ("rule", Rule),
     EventType.ALERT: ("kind", AlertKind),
     EventType.DOOR: ("kind", DoorEventKind),
+    EventType.ALERT_ACK: ("kind", AlertKind),
+    EventType.ALERT_UPDATE: ("kind", AlertKind),
+    EventType.AUDIT: ("kind", AuditKind),
 }
 
 
@@ -46,6 +50,62 @@ class _Message(BaseModel):
     @field_serializer("at", check_fields=False)
     def _at(self, value: datetime) -> str:
         return utc_z(value)
+
+
+class _Data(BaseModel):
+    """The `data` of an event type with a fixed form, as consumers receive it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class _AlertRef(_Data):
+    """Which alert an acknowledgement or a count update is about."""
+
+    alert_id: int = Field(..., ge=1, description="The alert's journal id at this gate.")
+    alert_event_id: str = Field(..., min_length=1, max_length=64,
+                                description="The event id of the alert it is about.")
+    kind: AlertKind = Field(..., strict=False)  # its value, as JSON writes it
+    severity: Severity = Field(..., strict=False)
+    reader_id: str | None = None
+    person_id: str | None = None
+    household_id: str | None = None
+    grid_id: str | None = None
+
+
+class AlertAckData(_AlertRef):
+    """`alert_ack`: a guard acknowledged an alert on the panel (on the alert's own topic)."""
+
+    acknowledged_by: str = Field(..., min_length=1, max_length=64)
+    comment: str = Field("", max_length=500)
+
+
+class AlertUpdateData(_AlertRef):
+    """`alert_update`: more occurrences folded into an open alert; `count` is the whole count
+    so far (keep the largest seen), `last_at` the latest occurrence."""
+
+    passage_id: int | None = None
+    count: int = Field(..., ge=2)
+    first_at: str
+    last_at: str
+
+
+class AuditData(_Data):
+    """`audit`: who did what on the panel (logins, accounts, settings, two-person overrides)."""
+
+    id: int = Field(..., ge=1)
+    kind: AuditKind = Field(..., strict=False)
+    actor: str | None = Field(None, max_length=64)
+    address: str | None = Field(None, max_length=64)
+    target: str | None = Field(None, max_length=200)
+    detail: str = Field("", max_length=500)
+
+
+# Event types whose data has a fixed form: a consumer refuses data that does not fit it.
+DATA_MODELS: dict[EventType, type[_Data]] = {
+    EventType.ALERT_ACK: AlertAckData,
+    EventType.ALERT_UPDATE: AlertUpdateData,
+    EventType.AUDIT: AuditData,
+}
 
 
 class EventMessage(_Message):
@@ -79,6 +139,9 @@ class EventMessage(_Message):
             if name in self.data and not _member(words, self.data[name]):
                 raise ValueError(f"data.{name} {self.data[name]!r} is not a {words.__name__} "
                                  "the gate sends")
+        if (info.context or {}).get(_RECEIVED_KEY) and self.type in DATA_MODELS \
+                and not self.truncated:
+            DATA_MODELS[self.type].model_validate(self.data)
         return self
 
     def stub(self, reason: str) -> EventMessage:

@@ -32,6 +32,8 @@ from sync.topics import Topics
 log = logging.getLogger(__name__)
 
 ROUTINE_TYPES = frozenset({EventType.DOOR})  # may be dropped when full; an alert says which
+# Sent on the alert's own topic (its grid's): who hears an alert hears it answered and counted.
+ALERT_TOPIC_TYPES = frozenset({EventType.ALERT, EventType.ALERT_ACK, EventType.ALERT_UPDATE})
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,10 @@ class Outbox:
     """Writes outbox rows for journal events and the link's own messages; wakes the senders."""
 
     def __init__(self, topics: Topics, *, clock: Clock, routes: Sequence[WebhookRoute] = (),
-                 bound: OutboxBound | None = None) -> None:
+                 bound: OutboxBound | None = None, escalation_topic: str | None = None) -> None:
         self.topics = topics
+        # Where escalated alerts go (gate/escalation.py); None: the alert's own topic.
+        self.escalation_topic = escalation_topic
         self.clock = clock
         self.routes = list(routes)
         self.bound = bound
@@ -78,7 +82,9 @@ class Outbox:
         """Transaction hook: the outbox rows of one journal event (same transaction)."""
         kind = event.kind
         at = datetime.fromisoformat(event.row["at"])
-        if kind == EventType.ALERT:
+        if kind == EventType.ALERT and event.row.get("escalated") and self.escalation_topic:
+            topic = self.escalation_topic
+        elif kind in ALERT_TOPIC_TYPES:
             topic = self.topics.alerts_for(event.grid_id or event.row.get("grid_id"))
         else:
             topic = self.topics.events

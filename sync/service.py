@@ -79,6 +79,7 @@ class SyncService:
         hold_open_max_s: float = 4 * 3600,
         peer_key: SigningKey | None = None,
         compound: CompoundView | None = None,
+        escalation_topic: str | None = None,
     ) -> None:
         options = outbox or OutboxOptions()
         self.journal = journal
@@ -86,7 +87,7 @@ class SyncService:
         self.clock = clock
         self.bound = OutboxBound(options.max_rows, monotonic=clock.monotonic)
         self.outbox = Outbox(topics, clock=clock, routes=[w.route for w in webhooks or []],
-                             bound=self.bound)
+                             bound=self.bound, escalation_topic=escalation_topic)
         self.outbox.attach(journal)
         self.db = open_database(db_path)  # the inbox thread's connection
         self._status_db = open_database(db_path)  # reads from the panel and publisher threads

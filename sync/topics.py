@@ -3,6 +3,7 @@
     PREFIX/v1/COMPOUND/GATE/events          passages, door events, command results
     PREFIX/v1/COMPOUND/GATE/alerts          alerts that belong to no grid
     PREFIX/v1/COMPOUND/grid/GRID/alerts     alerts of one grid (its grid workers subscribe here)
+    PREFIX/v1/COMPOUND/street/alerts        escalated alerts for the street office
     PREFIX/v1/COMPOUND/GATE/requests        snapshot requests (gate -> platform)
     PREFIX/v1/COMPOUND/GATE/state           retained; online/offline (Last Will) and versions held
     PREFIX/v1/COMPOUND/GATE/availability    retained plain `online`/`offline` (its own Last Will)
@@ -25,7 +26,7 @@ from enum import StrEnum
 VERSION = "v1"
 # A topic level must never carry MQTT wildcards or separators; ids from passes are free text.
 _SAFE_LEVEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-RESERVED_LEVELS = frozenset({"grid", "docs"})  # they sit where a gate id would
+RESERVED_LEVELS = frozenset({"grid", "docs", "street"})  # they sit where a gate id would
 
 
 class DocumentKind(StrEnum):
@@ -112,6 +113,11 @@ class Topics:
 
     def grid_alerts(self, grid_id: str) -> str:
         return f"{self.compound}/grid/{grid_id}/alerts"
+
+    @property
+    def street_alerts(self) -> str:
+        """Escalated alerts of the compound for the street office (gate/escalation.py)."""
+        return f"{self.compound}/street/alerts"
 
     def alerts_for(self, grid_id: str | None) -> str:
         """The grid's alert topic, or the gate's when the grid id is absent or unusable."""

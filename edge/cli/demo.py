@@ -172,7 +172,8 @@ def demo(directory: Path, width: int, height: int, fast: bool, broker: bool, pan
 
 
 def _play(scenario: Scenario, settings: Settings, *, fast: bool, as_json: bool) -> list[Outcome]:
-    app = GateApp(settings, pin_factory=mock_pin_factory())
+    # A demo runs on any computer, synchronised or not: its clock is not what it shows.
+    app = GateApp(settings, pin_factory=mock_pin_factory(), time_synchronised=lambda: None)
     outcomes: list[Outcome] = []
 
     def decided(outcome: Outcome) -> None:

@@ -185,8 +185,15 @@ def _line(topic: str, message: EventMessage, zone: ZoneInfo | None = None) -> st
     d = message.data
     what = {EventType.PASSAGE: lambda: f"{d.get('direction')} {d.get('person_id') or '-'} "
             f"{'granted' if d.get('granted') else 'DENIED'} {d.get('rule')}",
-            EventType.ALERT: lambda: f"[{d.get('severity')}] {d.get('message_en')}",
+            EventType.ALERT: lambda: f"{'ESCALATED ' if d.get('escalated') else ''}"
+            f"[{d.get('severity')}] {d.get('message_en')}",
             EventType.DOOR: lambda: f"{d.get('door')} {d.get('kind')} {d.get('detail')}",
+            EventType.ALERT_ACK: lambda: f"{d.get('kind')} alert {d.get('alert_event_id')} "
+            f"acknowledged by {d.get('acknowledged_by')}: {d.get('comment')}",
+            EventType.ALERT_UPDATE: lambda: f"{d.get('kind')} alert {d.get('alert_event_id')} "
+            f"x{d.get('count')} (last {d.get('last_at')})",
+            EventType.AUDIT: lambda: f"{d.get('kind')} {d.get('actor')} from "
+            f"{d.get('address') or '-'} {d.get('target') or ''} {d.get('detail')}",
             }.get(message.type, lambda: json.dumps(d, ensure_ascii=False))()
     return f"{local_datetime(message.at, zone)} {message.gate_id} #{message.seq} " \
            f"{message.type}: {what}"

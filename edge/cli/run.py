@@ -131,6 +131,7 @@ def serve(app: GateApp, *, as_json: bool, realtime: bool = True,
             on_panel(panel)
         click.echo("\n".join(banner(app, panel, displays)), err=as_json)
         app.start_readers(realtime=realtime, on_ended=ended)
+        app.start_watch()  # escalation, two-person overrides, the rules' age, the clock
         # systemd hears READY=1 with the first frames and WATCHDOG=1 only while they flow.
         watchdog = (FrameWatchdog(notifier, app.pipelines, stall_seconds=stall_seconds).start()
                     if notifier is not None and notifier.enabled else None)

@@ -30,6 +30,7 @@ from edge.panel.gate import PanelGate
 from edge.panel.limits import RequestGuard
 from edge.panel.routes import (
     alerts,
+    approvals,
     auth,
     display,
     door,
@@ -156,8 +157,8 @@ def create_app(gate: PanelGate, settings: PanelSettings, *, clock: Clock | None 
     app.state.panel = panel
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_handlers(app)
-    for module in (auth, live, door, guard, display, alerts, visitors, persons, health, users,
-                   settings_routes):
+    for module in (auth, live, door, guard, display, alerts, approvals, visitors, persons, health,
+                   users, settings_routes):
         app.include_router(module.router)
     # Bodies are bounded and anonymous state changes refused before anything reads a body;
     # the security headers go on those refusals too (the last middleware added runs first).

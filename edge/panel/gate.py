@@ -15,6 +15,7 @@ from typing import Protocol
 from edge.display.board import DisplayBoard
 from edge.reader.pipeline import FrameListener, ReaderStats
 from edge.settings import Settings
+from gate.approvals import OverrideApprovals
 from gate.checkpoint import OutcomeListener
 from gate.clock import Clock
 from gate.controls import DoorControls
@@ -66,6 +67,11 @@ class PanelGate(Protocol):
     @property
     def controls(self) -> DoorControls:
         """Open once, lockdown, hold-open: every override goes through here."""
+        ...
+
+    @property
+    def approvals(self) -> OverrideApprovals:
+        """Guards' open-once, through the two-person rule for red-permit refusals."""
         ...
 
     @property

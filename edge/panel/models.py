@@ -46,6 +46,10 @@ class AlertOut(BaseModel):
     acknowledged_at: str | None
     acknowledged_by: str | None
     ack_comment: str | None
+    count: int = 1  # occurrences folded into it
+    last_at: str | None = None  # the latest occurrence
+    escalated_at: str | None = None  # sent again to a second audience, unanswered
+    escalated_to: str | None = None
 
 
 class Done(BaseModel):

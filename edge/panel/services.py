@@ -118,6 +118,13 @@ class PanelServices:
         if event.kind is EventType.PASSAGE:
             self.prompts.offer(event.row)  # before the browsers hear of it: they show it
             self._publish_passage(event.row)
+        elif event.kind is EventType.ALERT_ACK:
+            self.hub.publish(LiveItem("ack", {"id": event.row["alert_id"]}))
+        elif event.kind is EventType.ALERT_UPDATE or event.row.get("escalated"):
+            # A count grew or the alert was escalated: the whole alert, shown again.
+            alert = self.queries().alert(int(event.row.get("alert_id") or event.row["id"]))
+            if alert is not None:
+                self.hub.publish(LiveItem(EventType.ALERT, alert))
         elif event.kind in (EventType.ALERT, EventType.DOOR):
             self.hub.publish(LiveItem(event.kind, event.row))
 

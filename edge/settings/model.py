@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from edge.settings.alerts import AlertsSettings, FreshnessSettings
 from edge.settings.core import (
     DoorSettings,
     GateSettings,
@@ -66,6 +67,8 @@ class Settings(Section):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     signals: SignalSettings = Field(default_factory=SignalSettings)
     display: DisplaySettings = Field(default_factory=DisplaySettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -134,6 +137,14 @@ class Settings(Section):
             if panel and screen.port == panel:
                 raise ValueError(f"display.screens[{i}].port: {panel} is the panel's port; "
                                  "give the screen its own")
+        return self
+
+    @model_validator(mode="after")
+    def _check_escalation_webhook(self) -> Settings:
+        name = self.alerts.escalation_webhook
+        if name is not None and name not in {w.name for w in self.mqtt.webhooks}:
+            raise ValueError(f"alerts.escalate_to = 'webhook:{name}': no webhook of that name "
+                             "in mqtt.webhooks; add it there or escalate to 'street_office'")
         return self
 
     def pin_uses(self) -> list[tuple[str, int]]:

@@ -246,8 +246,10 @@ class MqttSettings(Section):
                              max_message_bytes=self.max_message_bytes,
                              max_rows=self.outbox_max_rows)
 
-    def webhook_targets(self, timezone: str) -> list[WebhookTarget]:
-        """The webhooks with their URL and secret files read (errors name the key)."""
+    def webhook_targets(self, timezone: str,
+                        escalation_webhook: str | None = None) -> list[WebhookTarget]:
+        """The webhooks with their URL and secret files read (errors name the key); the one
+        named by `escalation_webhook` gets escalated alerts only."""
         from sync.service import WebhookTarget
         from sync.sinks.formats import WebhookRoute
 
@@ -260,7 +262,8 @@ class MqttSettings(Section):
             secret = (_read_secret(hook.secret_file, f"mqtt.webhooks[{i}].secret_file").encode()
                       if hook.secret_file else None)
             route = WebhookRoute(hook.name, hook.format, hook.min_severity,
-                                 frozenset(hook.grids), timezone)
+                                 frozenset(hook.grids), timezone,
+                                 escalated_only=hook.name == escalation_webhook)
             targets.append(WebhookTarget(route, url, secret, hook.timeout_s, hook.backoff_max_s))
         return targets
 

@@ -6,7 +6,7 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from gate.clock import Clock
 from gate.errors import JournalError
 from gate.events import JournalEvent
 from gate.journal import schema
+from gate.journal.acks import acknowledge
 from gate.journal.queries import JournalQueries, utc_text
 from gate.journal.rows import PEER_COLUMNS, passage_row
 from gate.model import AlertSpec, Decision, Person
@@ -211,15 +212,24 @@ class Journal(JournalQueries):
 
     def acknowledge_alert(self, alert_id: int, by: str, comment: str = "") -> bool:
         """Mark an alert acknowledged; False when it does not exist or was already acknowledged."""
-        with self._lock:
-            try:
-                with self.db.atomic():
-                    cursor = self.db.execute(
-                        "UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?,"
-                        " ack_comment = ?"
-                        " WHERE id = ? AND acknowledged_at IS NULL",
-                        [utc_text(self.clock.now()), by, comment, alert_id],
-                    )
-            except sqlite3.Error as exc:
-                raise JournalError(f"cannot write the journal: {exc}") from exc
-        return cursor.rowcount == 1
+        return bool(self.acknowledge_alerts([alert_id], by, comment))
+
+    def acknowledge_alerts(self, alert_ids: Iterable[int], by: str,
+                           comment: str = "") -> list[JournalEvent]:
+        """Acknowledge open alerts in one transaction, each with an `alert_ack` event for the
+        platform (gate/journal/acks.py); alerts unknown or already acknowledged are skipped."""
+        at = utc_text(self.clock.now())
+        return self.write(lambda db: acknowledge(db, alert_ids, by=by, comment=comment, at=at,
+                                                 gate_id=self.gate_id))
+
+    def write(self, work: Callable[[Database], list[JournalEvent]]) -> list[JournalEvent]:
+        """Run `work(db)` as one journal transaction: the events it returns go to the
+        transaction hooks (the outbox) before commit and to the listeners after it."""
+        with self._transaction() as events:
+            events.extend(work(self.db))
+        return events
+
+    def insert_alert(self, spec: AlertSpec, *, at: datetime, passage_id: int | None = None,
+                     **who: str | None) -> JournalEvent:
+        """An alert row written by the work of `write`, inside its transaction."""
+        return self._insert_alert(spec, passage_id=passage_id, at=at, **who)

@@ -16,6 +16,7 @@ import logging
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from gate.ballast import Ballast, is_disk_full
 from gate.errors import JournalError
@@ -61,7 +62,26 @@ class AlertRecord:
     passage_id: int | None = None
 
 
-Record = PassageRecord | DoorRecord | AlertRecord
+class LaterRecord(Protocol):
+    """Written after the record it came from, in order (gate/alert_folding.py: counts)."""
+
+    def after(self, events: list[JournalEvent]) -> LaterRecord:
+        """Itself, told the events of the record it came from."""
+        ...
+
+    def write(self, journal: Journal) -> list[JournalEvent]:
+        """Write itself in one journal transaction; its events."""
+        ...
+
+
+class Folding(Protocol):
+    """Splits a record into what is written now and what follows it (alerts that fold)."""
+
+    def split(self, record: PassageRecord | AlertRecord
+              ) -> tuple[PassageRecord | AlertRecord | None, LaterRecord | None]: ...
+
+
+Record = PassageRecord | DoorRecord | AlertRecord | LaterRecord
 
 
 def _disk_full_alert(ballast: Ballast) -> AlertRecord:
@@ -83,6 +103,7 @@ class RecordKeeper:
         self._waiting: deque[Record] = deque()
         self._lock = threading.Lock()
         self.dropped = 0  # records given up because too many waited (never at close)
+        self.folding: Folding | None = None  # repeated alerts become counts (alert_folding)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -163,12 +184,23 @@ class RecordKeeper:
         return events
 
     def _write(self, record: Record) -> list[JournalEvent]:
+        if self.folding is None or not isinstance(record, PassageRecord | AlertRecord):
+            return self._write_one(record)
+        now, later = self.folding.split(record)
+        events = self._write_one(now) if now is not None else []
+        if later is not None:  # written next, before anything that waits behind it
+            self._waiting.insert(1, later.after(events))
+        return events
+
+    def _write_one(self, record: Record) -> list[JournalEvent]:
         j = self.journal
         if isinstance(record, PassageRecord):
             return j.record_passage(record.observation, record.decision, record.person,
                                     actor=record.actor)
         if isinstance(record, DoorRecord):
             return [j.record_door_event(record.door, record.kind, record.detail, record.actor)]
+        if not isinstance(record, AlertRecord):
+            return record.write(j)
         return [j.record_alert(record.spec, reader_id=record.reader_id,
                                person_id=record.person_id, household_id=record.household_id,
                                grid_id=record.grid_id, passage_id=record.passage_id)]

@@ -37,6 +37,14 @@ def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
 
+# An alert with what grew later (gate/alert_folding.py, gate/escalation.py): how many times it
+# happened, the last time, and when and to whom it was escalated.
+_ALERTS = ("SELECT a.*, COALESCE(f.count, 1) AS count, COALESCE(f.last_at, a.at) AS last_at, "
+           "e.at AS escalated_at, e.audience AS escalated_to FROM alerts a "
+           "LEFT JOIN alert_folds f ON f.alert_id = a.id "
+           "LEFT JOIN alert_escalations e ON e.alert_id = a.id")
+
+
 class JournalQueries:
     """Read-only views of the journal; any connection to the database will do."""
 
@@ -140,15 +148,20 @@ class JournalQueries:
         """Alerts newest first, optionally only unacknowledged, of one severity or one grid."""
         where, params = ["1 = 1"], []
         if open_only:
-            where.append("acknowledged_at IS NULL")
+            where.append("a.acknowledged_at IS NULL")
         if severity:
-            where.append("severity = ?")
+            where.append("a.severity = ?")
             params.append(severity)
         if grid_id:
-            where.append("grid_id = ?")
+            where.append("a.grid_id = ?")
             params.append(grid_id)
-        sql = f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
+        sql = f"{_ALERTS} WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT ?"
         return _rows(self.db, sql, [*params, limit])
+
+    def alert(self, alert_id: int) -> dict[str, Any] | None:
+        """One alert with its count and escalation, or None."""
+        rows = _rows(self.db, f"{_ALERTS} WHERE a.id = ?", [alert_id])
+        return rows[0] if rows else None
 
     def door_events(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest door events, newest first."""

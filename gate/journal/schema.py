@@ -95,6 +95,51 @@ def _peer_passages(db: Database) -> None:
     db.execute("CREATE INDEX passages_at ON passages (at)")
 
 
+@migrations(name="0003_alerts_folds_escalations_audit")
+def _alerts_loop(db: Database) -> None:
+    # Kept beside the alerts, not in them: an alert row is written once (its hash covers it);
+    # what grows later (a folded count, an escalation) lives here, keyed by the alert's id.
+    db.execute(
+        """
+        CREATE TABLE alert_folds (
+            alert_id INTEGER PRIMARY KEY REFERENCES alerts (id),
+            fold_key TEXT NOT NULL,               -- kind, reader and person; or the pattern
+            count INTEGER NOT NULL DEFAULT 1,     -- occurrences folded into the alert
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX alert_folds_key ON alert_folds (fold_key, alert_id)")
+    db.execute(
+        """
+        CREATE TABLE alert_escalations (
+            alert_id INTEGER PRIMARY KEY REFERENCES alerts (id),  -- once per alert
+            event_id TEXT NOT NULL UNIQUE,        -- the escalated copy sent again
+            at TEXT NOT NULL,
+            audience TEXT NOT NULL                -- street_office, grid:ID or webhook:NAME
+        )
+        """
+    )
+    db.execute("CREATE INDEX alerts_urgent_open ON alerts (severity, acknowledged_at, at)")
+    db.execute(
+        """
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            at TEXT NOT NULL,
+            gate_id TEXT NOT NULL,
+            kind TEXT NOT NULL,                   -- an AuditKind
+            actor TEXT,                           -- the account (or the name typed)
+            address TEXT,                         -- the client's address, for panel actions
+            target TEXT,                          -- the account, file or reader acted on
+            detail TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute("CREATE INDEX audit_at ON audit (at)")
+
+
 def migrate(db: Database) -> None:
     """Bring the journal tables up to date."""
     migrations.apply(db)

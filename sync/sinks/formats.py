@@ -27,6 +27,7 @@ class WebhookRoute:
     min_severity: Severity = Severity.WARNING
     grids: frozenset[str] = field(default_factory=frozenset)
     timezone: str = "Asia/Shanghai"
+    escalated_only: bool = False  # the second audience of escalation: escalated alerts only
 
     @property
     def sink(self) -> str:
@@ -35,6 +36,8 @@ class WebhookRoute:
     def wants(self, message: EventMessage) -> bool:
         """True for alerts at or above the severity floor, of a wanted grid."""
         if message.type != EventType.ALERT or message.data.get("kind") in NOT_FOR_WEBHOOKS:
+            return False
+        if self.escalated_only and not message.data.get("escalated"):
             return False
         try:
             severity = Severity(message.data.get("severity", "info"))
@@ -61,8 +64,13 @@ def work_chat_text(message: EventMessage, timezone: str) -> str:
     who = " ".join(f"{label}:{data[key]}" for key, label in
                    (("grid_id", "网格"), ("household_id", "户"), ("person_id", "人员"))
                    if data.get(key))
-    lines = [f"【{zh}】{data.get('message_zh', '')}",
-             f"[{en}] {data.get('message_en', '')}",
+    if data.get("escalated"):  # sent again: nobody at the gate acknowledged it in time
+        minutes = int(data.get("unanswered_s") or 0) // 60
+        zh, en = f"升级·{minutes} 分钟无人确认·{zh}", f"ESCALATED, unanswered {minutes} min, {en}"
+    count = data.get("count")
+    times = f"（{count} 次）" if isinstance(count, int) and count > 1 else ""
+    lines = [f"【{zh}】{data.get('message_zh', '')}{times}",
+             f"[{en}] {data.get('message_en', '')}{f' (x{count})' if times else ''}",
              f"{who}".strip(),
              f"门岗 gate {message.gate_id} · {local:%Y-%m-%d %H:%M:%S} · #{message.seq}"]
     text = "\n".join(line for line in lines if line)

@@ -23,7 +23,7 @@ from gate.model import (
 from gate.passes.claims import PassCheck, PassReason
 from gate.policy import CompoundRules, Policy, StaticPassRules, YellowRules
 from gate.reasons import ALERTS, REASONS
-from gate.vocabulary import AlertKind, DoorEventKind, DoorMode, EventType, Rule
+from gate.vocabulary import AlertKind, AuditKind, DoorEventKind, DoorMode, EventType, Rule
 from tests.gate.decide_support import (
     ALICE,
     ALICE_SISTER,
@@ -38,7 +38,7 @@ from tests.gate.decide_support import (
 )
 
 # Decided by the checkpoint around decide, not by decide itself.
-CHECKPOINT_RULES = {Rule.OVERRIDE_OPEN_ONCE, Rule.OVERRIDE_REFUSED}
+CHECKPOINT_RULES = {Rule.OVERRIDE_OPEN_ONCE, Rule.OVERRIDE_REFUSED, Rule.RULES_STALE}
 HOSTLESS_VISITOR = Person("v-2", "h-1", kind=PersonKind.VISITOR)
 
 
@@ -146,12 +146,13 @@ def test_every_rule_decide_can_name_has_its_texts_and_nothing_else_has() -> None
 
 
 def test_members_are_their_plain_strings() -> None:
-    for vocabulary in (Rule, AlertKind, DoorEventKind, DoorMode, EventType):
+    for vocabulary in (Rule, AlertKind, DoorEventKind, DoorMode, EventType, AuditKind):
         # __members__ keeps aliases, which iteration skips: a repeated value would hide there.
         values = [member.value for member in vocabulary.__members__.values()]
         assert len(set(values)) == len(values)
         for member in vocabulary:
             assert member == member.value and f"{member}" == member.value
     assert Rule("green.in") is Rule.GREEN_IN
-    assert [e.value for e in EventType] == ["passage", "alert", "door", "command_result",
+    assert [e.value for e in EventType] == ["passage", "alert", "door", "alert_ack",
+                                            "alert_update", "audit", "command_result",
                                             "snapshot_request"]

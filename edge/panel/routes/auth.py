@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
+from edge.panel.audit import audit
 from edge.panel.deps import (
     CSRF_COOKIE,
     LANG_COOKIE,
@@ -29,7 +30,7 @@ from edge.panel.users import Role
 from edge.panel.views import cookie_options, language_of, redirect, render, safe_next
 from gate.errors import JournalError
 from gate.model import AlertSpec, Severity
-from gate.vocabulary import AlertKind
+from gate.vocabulary import AlertKind, AuditKind
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -130,6 +131,10 @@ def login(request: Request, svc: Services, _: AnonymousAction,
         if user is None:
             attempt.failed()
             log.warning("panel login failed for %r from %s", name, address)
+            # Checked failures only: the throttle bounds them; refusals while locked are not
+            # journaled one by one (the login_guessing alert speaks for them).
+            audit(svc, AuditKind.LOGIN_FAILED, actor=name, address=address,
+                  detail="wrong name or password")
             _alert_guessing(svc, attempt)
             if attempt.wait:
                 return _locked(request, svc, attempt, **ctx)
@@ -138,6 +143,7 @@ def login(request: Request, svc: Services, _: AnonymousAction,
                           status=401)
         attempt.succeeded()
     log.info("panel login: %s (%s) from %s", user.name, user.role, address)
+    audit(svc, AuditKind.LOGIN, actor=user.name, address=address, detail=f"role {user.role}")
     return _start_session(request, svc, user.name, next)
 
 
@@ -145,6 +151,7 @@ def login(request: Request, svc: Services, _: AnonymousAction,
 def logout(request: Request, svc: Services, session: GuardAction) -> Response:
     """End this session on the server and drop its cookie."""
     svc.sessions.revoke_hash(session.token_hash)
+    audit(svc, AuditKind.LOGOUT, actor=session.user.name, address=client_address(request))
     response = redirect("/login", "msg.logged_out")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -185,6 +192,8 @@ def setup(request: Request, svc: Services, _: AnonymousAction,
         if not svc.setup.matches(token):
             attempt.failed()
             log.warning("panel setup: wrong token from %s", address)
+            audit(svc, AuditKind.LOGIN_FAILED, actor=_SETUP_ACCOUNT, address=address,
+                  detail="wrong setup token")
             return render(request, "setup.html", {"error": t("setup.bad_token"),
                                                   "name": name}, status=401)
     if password != password2:
@@ -200,6 +209,8 @@ def setup(request: Request, svc: Services, _: AnonymousAction,
             return render(request, "setup.html", {"error": str(exc), "name": name}, status=400)
         svc.setup.revoke()
     log.warning("panel setup: first admin %r created from %s", name, address)
+    audit(svc, AuditKind.SETUP_ADMIN, actor=name, address=address, target=name,
+          detail="first admin, made with the setup token")
     return _start_session(request, svc, name, "/users")
 
 
@@ -236,6 +247,8 @@ def change_password(request: Request, svc: Services, session: GuardAction,
                 status=429)
         if svc.users.authenticate(session.user.name, current) is None:
             attempt.failed()
+            audit(svc, AuditKind.LOGIN_FAILED, actor=session.user.name, address=address,
+                  detail="wrong current password when changing it")
             _alert_guessing(svc, attempt)
             return render(request, "account.html", {
                 "session": session, "error": t("account.wrong_current")}, status=400)
@@ -249,6 +262,8 @@ def change_password(request: Request, svc: Services, session: GuardAction,
         return render(request, "account.html", {"session": session, "error": str(exc)},
                       status=400)
     log.info("panel: %s changed their password", session.user.name)
+    audit(svc, AuditKind.PASSWORD_CHANGED, actor=session.user.name, address=address,
+          target=session.user.name)
     response = redirect("/login", "msg.password_changed")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -15,11 +15,12 @@ from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from edge.panel.deps import GuardAction, GuardView, Services
+from edge.panel.deps import GuardAction, GuardView, Services, client_address
 from edge.panel.health import DoorHealth, door_health
 from edge.panel.i18n import Translator
 from edge.panel.services import PanelServices
 from edge.panel.views import language_of, redirect, templates
+from gate.approvals import ApprovalError, PendingOverride
 from gate.door import DoorMode
 from gate.errors import DoorError
 from gate.vocabulary import EventType
@@ -50,6 +51,9 @@ class OverrideOut(BaseModel):
     released: bool
     passage_event_id: str | None
     snapshot: str | None
+    # Over a red-permit refusal: the request a second account must approve (gate/approvals.py)
+    approval_request: str | None = None
+    approval_expires_at: str | None = None
 
 
 class ModeOut(DoorHealth):
@@ -81,8 +85,10 @@ def evidence(svc: PanelServices, reader_id: str) -> str | None:
         return None
 
 
-def open_once(svc: PanelServices, reader_id: str, actor: str, reason: str) -> OverrideOut:
-    """Open the reader's door once for a guard; refused in lockdown."""
+def open_once(svc: PanelServices, reader_id: str, actor: str, reason: str,
+              address: str | None = None) -> OverrideOut:
+    """Open the reader's door once for a guard; refused in lockdown. Over a red-permit
+    refusal the door stays shut until a second account approves (gate/approvals.py)."""
     controls = svc.gate.controls
     door = controls.door(reader_id)
     if door is None:
@@ -90,7 +96,17 @@ def open_once(svc: PanelServices, reader_id: str, actor: str, reason: str) -> Ov
     if door.mode is DoorMode.LOCKDOWN:
         raise HTTPException(409, "error.lockdown")
     snapshot = evidence(svc, reader_id)
-    outcome = controls.open_once(reader_id, actor=actor, reason=reason, snapshot=snapshot)
+    try:
+        outcome = svc.gate.approvals.open_once(reader_id, actor=actor, reason=reason,
+                                               snapshot=snapshot, address=address)
+    except ApprovalError as exc:
+        raise HTTPException(409, f"error.{exc.code}") from None
+    if isinstance(outcome, PendingOverride):
+        log.warning("panel: %s asked to open %s over a red-permit refusal; waiting for a "
+                    "second account (request %s)", actor, reader_id, outcome.request_id)
+        return OverrideOut(reader_id=reader_id, released=False, passage_event_id=None,
+                           snapshot=snapshot, approval_request=outcome.request_id,
+                           approval_expires_at=outcome.expires_at.isoformat())
     passage = next((e for e in outcome.events if e.kind is EventType.PASSAGE), None)
     return OverrideOut(reader_id=reader_id, released=outcome.released,
                        passage_event_id=passage.event_id if passage else None, snapshot=snapshot)
@@ -128,11 +144,14 @@ def door_states(request: Request, svc: PanelServices) -> dict[str, str]:
 
 
 @router.post("/door/{reader_id}/open")
-def open_form(svc: Services, session: GuardAction, reader_id: ReaderId,
+def open_form(request: Request, svc: Services, session: GuardAction, reader_id: ReaderId,
               reason: Annotated[str, Form(max_length=32)],
               note: Annotated[str, Form(max_length=200)] = "") -> Response:
     """Open the reader's door once from the live page, with a listed or typed reason."""
-    result = open_once(svc, reader_id, session.user.name, reason_text(svc.i18n, reason, note))
+    result = open_once(svc, reader_id, session.user.name, reason_text(svc.i18n, reason, note),
+                       client_address(request))
+    if result.approval_request is not None:
+        return redirect("/", "msg.approval_needed")
     return redirect("/", "msg.opened" if result.released else "msg.not_opened")
 
 
@@ -162,10 +181,12 @@ def doors(svc: Services, session: GuardView) -> list[DoorHealth]:
 
 
 @router.post("/api/doors/{reader_id}/open", response_model=OverrideOut)
-def open_api(svc: Services, session: GuardAction, reader_id: ReaderId,
+def open_api(request: Request, svc: Services, session: GuardAction, reader_id: ReaderId,
              body: OpenIn) -> OverrideOut:
-    """Open the reader's door once; the reason is required."""
-    return open_once(svc, reader_id, session.user.name, reason_text(svc.i18n, "other", body.reason))
+    """Open the reader's door once; the reason is required. Over a red-permit refusal the
+    answer names the request a second account must approve (`approval_request`)."""
+    return open_once(svc, reader_id, session.user.name,
+                     reason_text(svc.i18n, "other", body.reason), client_address(request))
 
 
 @router.post("/api/doors/{reader_id}/mode", response_model=ModeOut)

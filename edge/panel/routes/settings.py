@@ -7,10 +7,12 @@ edit never replaces a good file. Changes take effect when gridgate restarts.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,13 +21,14 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from edge.config_guard import check_config, install_config
-from edge.panel.deps import AdminAction, AdminView, Services
+from edge.panel.audit import audit
+from edge.panel.deps import AdminAction, AdminView, Services, client_address
 from edge.panel.services import PanelServices
 from edge.panel.views import redirect, render
 from edge.settings import SettingsError
 from gate.errors import JournalError
 from gate.model import AlertSpec, Severity
-from gate.vocabulary import AlertKind
+from gate.vocabulary import AlertKind, AuditKind
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -79,11 +82,39 @@ def config_state(svc: PanelServices) -> ConfigOut:
                      problems=problems, text=text, running=running)
 
 
-def save_config(svc: PanelServices, text: str, actor: str) -> None:
+def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
+
+
+def changed_keys(old_text: str | None, new_text: str) -> list[str]:
+    """The keys a new configuration file sets differently from the old one (names only: a
+    value may be a secret's path or a host); ["(whole file)"] when the old one is unreadable."""
+    try:
+        old = _flat(tomllib.loads(old_text)) if old_text is not None else None
+        new = _flat(tomllib.loads(new_text))
+    except tomllib.TOMLDecodeError:
+        return ["(whole file)"]
+    if old is None:
+        return ["(whole file)"]
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
+def save_config(svc: PanelServices, text: str, actor: str, address: str | None = None) -> None:
     """Validate and install a new configuration file; ConfigRejected says why not."""
     path = svc.config_path
     if path is None:
         raise HTTPException(409, "error.settings_readonly")
+    try:
+        before: str | None = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        before = None
     with tempfile.TemporaryDirectory(prefix="gridgate-panel-") as folder:
         staged = Path(folder) / "gridgate.toml"
         staged.write_text(text, encoding="utf-8")
@@ -102,6 +133,11 @@ def save_config(svc: PanelServices, text: str, actor: str) -> None:
             f"{actor} changed the gate configuration (in force after a restart)"))
     except JournalError as exc:  # the file was replaced; the log above keeps the record
         log.error("panel: configuration change not journaled: %s", exc)
+    keys = changed_keys(before, text)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    shown = ", ".join(keys[:20]) + (f" (+{len(keys) - 20} more)" if len(keys) > 20 else "")
+    audit(svc, AuditKind.SETTINGS_CHANGED, actor=actor, address=address, target=str(path),
+          detail=f"changed: {shown or 'nothing'}; new file sha256 {digest}")
 
 
 def _page(request: Request, svc: PanelServices, *, text: str | None = None,
@@ -123,7 +159,7 @@ def settings_form(request: Request, svc: Services, session: AdminAction,
                   text: Annotated[str, Form(max_length=MAX_CONFIG_CHARS)]) -> Response:
     """Check and install an edited configuration file (admins)."""
     try:
-        save_config(svc, text, session.user.name)
+        save_config(svc, text, session.user.name, client_address(request))
     except ConfigRejected as exc:
         return _page(request, svc, text=text, problems=exc.problems, status=400)
     return redirect("/settings", "msg.settings_saved")
@@ -136,10 +172,11 @@ def settings_api(svc: Services, session: AdminView) -> ConfigOut:
 
 
 @router.post("/api/settings", response_model=ConfigOut)
-def settings_save_api(svc: Services, session: AdminAction, body: ConfigIn) -> ConfigOut:
+def settings_save_api(request: Request, svc: Services, session: AdminAction,
+                      body: ConfigIn) -> ConfigOut:
     """Check and install a configuration file (admins); 400 with problems."""
     try:
-        save_config(svc, body.text, session.user.name)
+        save_config(svc, body.text, session.user.name, client_address(request))
     except ConfigRejected as exc:
         raise HTTPException(400, "; ".join(exc.problems)) from None
     return config_state(svc)

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from edge.panel.deps import AdminAction, AdminView, Services
+from edge.panel.audit import audit
+from edge.panel.deps import AdminAction, AdminView, Services, client_address
 from edge.panel.errors import UserError
 from edge.panel.users import Role
 from edge.panel.views import language_of, redirect, render
+from gate.vocabulary import AuditKind
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -52,6 +54,8 @@ def add_user(request: Request, svc: Services, session: AdminAction,
     except UserError as exc:
         return _page(request, svc, error=str(exc), status=400)
     log.info("panel: %s added %s user %r", session.user.name, role, name)
+    audit(svc, AuditKind.ACCOUNT_ADDED, actor=session.user.name,
+          address=client_address(request), target=name, detail=f"role {role}")
     return redirect("/users", "msg.user_added")
 
 
@@ -68,6 +72,8 @@ def reset_password(request: Request, svc: Services, session: AdminAction, name: 
     except UserError as exc:
         return _page(request, svc, error=str(exc), status=400)
     log.info("panel: %s set a new password for %r", session.user.name, name)
+    audit(svc, AuditKind.PASSWORD_SET, actor=session.user.name,
+          address=client_address(request), target=name)
     if name.lower() == session.user.name.lower():
         return redirect("/login", "msg.password_changed")
     return redirect("/users", "msg.password_set")
@@ -82,6 +88,8 @@ def remove_user(request: Request, svc: Services, session: AdminAction,
     except UserError as exc:
         return _page(request, svc, error=str(exc), status=400)
     log.info("panel: %s removed user %r", session.user.name, name)
+    audit(svc, AuditKind.ACCOUNT_REMOVED, actor=session.user.name,
+          address=client_address(request), target=name)
     return redirect("/users", "msg.user_removed")
 
 

@@ -88,7 +88,18 @@
   function onAlert(data) {
     setAlertCount(data.open_alerts);
     const list = document.querySelector('#alerts[data-live-alerts="yes"]');
-    if (list && !document.getElementById("alert-" + data.id)) {
+    const shown = document.getElementById("alert-" + data.id);
+    if (shown) {
+      // A folded alert's count grew, or it was escalated: show it as it is now, keeping a tick.
+      const picked = shown.querySelector(".bulk-pick");
+      const holder = document.createElement("ol");
+      holder.innerHTML = data.html;
+      const fresh = holder.firstElementChild;
+      if (!fresh) return;
+      const pick = fresh.querySelector(".bulk-pick");
+      if (picked && pick) pick.checked = picked.checked;
+      shown.replaceWith(fresh);
+    } else if (list) {
       list.insertAdjacentHTML("afterbegin", data.html);
     }
   }
@@ -124,6 +135,14 @@
     source.onerror = function () { if (dot) dot.classList.remove("on"); };
   }
   listen();
+
+  // Bulk acknowledge: "select all" ticks every open alert shown.
+  const all = document.getElementById("bulk-all");
+  if (all) {
+    all.addEventListener("change", function () {
+      document.querySelectorAll(".bulk-pick").forEach(function (box) { box.checked = all.checked; });
+    });
+  }
 
   document.addEventListener("click", function (event) {
     const target = event.target.closest("[data-confirm]");

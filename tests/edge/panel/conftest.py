@@ -21,7 +21,11 @@ from edge.panel.services import PanelServices, SyncStatus
 from edge.settings import Settings, parse_settings
 from edge.settings.panel import PanelSettings
 from gate.clock import Clock
+from gate.model import Colour, Decision, Method, Person
+from gate.observation import Observation
 from gate.passes import TrustList, load_signing_key, write_key_pair
+from gate.reasons import alert, reason
+from gate.vocabulary import AlertKind, Rule
 
 PASSWORD = "guard password 1"
 ADMIN_PASSWORD = "admin password 1"
@@ -124,3 +128,18 @@ def panel(gate: GateApp, factory: MockFactory) -> Iterator[Panel]:
     p = make_panel(gate, factory)
     yield p
     p.svc.close()
+
+
+RED_PERSON = Person("p-301", "h-3", grid_id="grid-7")
+
+
+def red_denial(gate: GateApp, reader_id: str = "out-cam") -> int:
+    """Journal a red-permit exit refusal at the reader (through the gate's record keeper, as
+    the checkpoint does); its passage id."""
+    zh, en = reason(Rule.RED_EXIT_DENIED)
+    decision = Decision(False, Rule.RED_EXIT_DENIED, zh, en,
+                        (alert(AlertKind.RED_EXIT_ATTEMPT, RED_PERSON.person_id),),
+                        RED_PERSON.person_id, Colour.RED)
+    observation = Observation(gate.readers[reader_id], Method.FACE, gate.clock.now())
+    events = gate.keeper.passage(observation, decision, RED_PERSON)
+    return int(events[0].row["id"])

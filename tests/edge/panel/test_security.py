@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.routing import APIRoute
 
+from gate.approvals import PendingOverride
 from gate.door import DoorMode
 from gate.model import AlertSpec, Severity
-from tests.edge.panel.conftest import IN_PIN, OUT_PIN, PASSWORD, Panel
+from tests.edge.panel.conftest import IN_PIN, OUT_PIN, PASSWORD, Panel, red_denial
 
 ANONYMOUS = {"/login", "/setup", "/language"}  # used before login: CSRF by double-submit cookie
 ADMIN_ONLY = {"/users", "/users/{name}/password", "/users/{name}/remove", "/settings",
@@ -67,6 +68,10 @@ REQUESTS: dict[str, Callable[[Panel], dict[str, Any]]] = {
     "/api/displays/{reader_id}/replay": lambda p: {"json": {}},
     "/alerts/{alert_id}/ack": lambda p: {"data": {"comment": "seen"}},
     "/api/alerts/{alert_id}/ack": lambda p: {"json": {"comment": "seen"}},
+    "/alerts/ack": lambda p: {"data": {"ids": ["1", "2"], "comment": "seen"}},
+    "/api/alerts/ack": lambda p: {"json": {"ids": [1, 2], "comment": "seen"}},
+    "/approvals/{request_id}/approve": lambda p: {"data": {}},
+    "/api/approvals/{request_id}/approve": lambda p: {"json": {}},
     "/visitors": lambda p: {"data": {"name": "Li Wei", "host": "h-5", "until": _local_until()}},
     "/api/visitors": lambda p: {"json": {"name": "Li Wei", "host_household_id": "h-5",
                                        "valid_until": _until()}},
@@ -101,9 +106,18 @@ def state_changing(panel: Panel) -> list[tuple[str, str]]:
                   for method in route.methods - {"GET", "HEAD", "OPTIONS"})
 
 
-def fill(path: str, alert_id: int) -> str:
+def fill(path: str, alert_id: int, request_id: str = "0123456789abcdef") -> str:
     return (path.replace("{reader_id}", "in-cam").replace("{alert_id}", str(alert_id))
-            .replace("{name}", "guard2").replace("{event_id}", PROMPT))
+            .replace("{name}", "guard2").replace("{request_id}", request_id)
+            .replace("{event_id}", PROMPT))
+
+
+def waiting_override(panel: Panel) -> str:
+    """A guard2's open-once over a red-permit refusal, waiting for a second account."""
+    red_denial(panel.gate, "in-cam")
+    pending = panel.gate.approvals.open_once("in-cam", actor="guard2", reason="checked")
+    assert isinstance(pending, PendingOverride)
+    return pending.request_id
 
 
 def fingerprint(panel: Panel) -> dict[str, Any]:
@@ -213,7 +227,8 @@ def test_the_same_requests_with_login_role_and_token_succeed(panel: Panel) -> No
             request["data"]["csrf_token"] = client.cookies.get("gridgate_csrf")
             response = client.post(path, **request)
         else:
-            response = client.post(fill(path, new_alert(panel)),
+            request_id = waiting_override(panel) if "{request_id}" in path else ""
+            response = client.post(fill(path, new_alert(panel), request_id),
                                    headers={"X-CSRF-Token": client.csrf}, **request)
         assert response.status_code in (200, 204, 303), (path, response.text[:300])
         if path == "/users/{name}/remove":
