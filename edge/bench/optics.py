@@ -97,11 +97,10 @@ def composite(frame: np.ndarray, layer: np.ndarray, matrix: np.ndarray) -> np.nd
     return mask
 
 
-def light_field(shape: tuple[int, int], rng: np.random.Generator, gradient: float,
+def light_field(shape: tuple[int, int], angle: float, gradient: float,
                 gain: float) -> np.ndarray:
-    """Uneven light: a linear fall-off across the frame in a random direction, times a gain."""
+    """Uneven light: a linear fall-off across the frame along `angle` (radians), times a gain."""
     h, w = shape
-    angle = rng.uniform(0, 2 * np.pi)
     xs = (np.linspace(-1, 1, w, dtype=np.float32)[None, :] * math.cos(angle)
           + np.linspace(-1, 1, h, dtype=np.float32)[:, None] * math.sin(angle))
     field: np.ndarray = gain * (1.0 + gradient * xs)

@@ -8,7 +8,7 @@ import numpy as np
 
 from edge.bench.optics import glare, map_points
 from gate.model import Colour
-from gate.passes.qr import qr_matrix
+from gate.passes.qr import ERROR_LEVEL, qr_matrix
 
 SCREEN_W, SCREEN_H = 360, 780  # logical screen pixels, each drawn as 3x3 sub-pixels
 SUB = 3
@@ -35,13 +35,13 @@ def _screen(colour: Colour) -> np.ndarray:
     return screen
 
 
-def phone_layer(text: str, colour: Colour,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+def phone_layer(text: str, colour: Colour, rng: np.random.Generator,
+                error: str = ERROR_LEVEL) -> tuple[np.ndarray, np.ndarray, int]:
     """The phone as light (float32 BGR), the code's box on it (4x2, quiet zone included) and
     the code's width, both in the layer's sub-pixels. The code is drawn at whole device
     pixels per module, as a page drawing it on a canvas at the device's resolution does."""
     lit = np.repeat(np.repeat(_screen(colour).astype(np.float32), SUB, axis=0), SUB, axis=1)
-    modules = qr_matrix(text)
+    modules = qr_matrix(text, error)
     size = QR_WIDTH * SUB // modules.shape[0] * modules.shape[0]
     code = cv2.resize(np.where(modules, 0, 255).astype(np.float32), (size, size),
                       interpolation=cv2.INTER_NEAREST)

@@ -24,6 +24,7 @@ from edge.bench.scenes import NoBackgrounds, card_scenes, load_backgrounds, pass
 from edge.cli.output import emit_json
 from edge.shared_data import REPO_ROOT, shared_data_dir
 from gate.model import Colour
+from gate.passes.qr import ERROR_LEVEL, qr_version
 from gate.passes.verify import MAX_TEXT
 from vision.errors import ImageError
 from vision.facts import QrSeen
@@ -121,6 +122,13 @@ def measure(name: str, samples: list[Sample], repeats: int) -> dict[str, Any]:
                    "matched, not verified. Default: the signed passes.")
 @click.option("--scale", type=click.Choice(["1", "1.5", "2"]), default="1", show_default=True,
               help="--scenes: capture resolution as a multiple of 640x480.")
+@click.option("--ecc", type=click.Choice(["l", "m", "q", "h"]), default=ERROR_LEVEL,
+              show_default=True, help="--scenes: render the codes at this error correction "
+              "level, to compare with the gate's.")
+@click.option("--short-ids", is_flag=True, help="--scenes: passes with ids short enough for a "
+              "smaller QR version (a recommendation to the platform, measured).")
+@click.option("--worn", is_flag=True, help="--scenes: a thumb over the card's edge and scuffs "
+              "on it (beyond the issue's ranges).")
 @click.option("--variant", "variants", multiple=True, type=click.Choice(list(VARIANTS)),
               help="--scenes: decoders to measure (repeatable) [default: all].")
 @click.option("--backgrounds", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -130,13 +138,14 @@ def measure(name: str, samples: list[Sample], repeats: int) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the default output anyway).")
 def bench_qr(data_dir: Path | None, repeats: int, scenes: bool, cards: int,
              frames_per_card: int, seed: int, phone: bool, texts: tuple[str, ...], scale: str,
-             variants: tuple[str, ...], backgrounds: Path | None, save_frames: Path | None,
-             as_json: bool) -> None:
+             ecc: str, short_ids: bool, worn: bool, variants: tuple[str, ...],
+             backgrounds: Path | None, save_frames: Path | None, as_json: bool) -> None:
     """Rate and time per image of zxing-cpp and pyzbar on real QR photos, or with --scenes the
     rate of gate-camera frames decoded and verified, per module size, blur and angle."""
     if scenes:
         emit_json(run_scenes(cards=cards, frames_per_card=frames_per_card, seed=seed,
-                             phone=phone, texts=texts, scale=float(scale),
+                             phone=phone, texts=texts, scale=float(scale), ecc=ecc,
+                             short_ids=short_ids, worn=worn,
                              variants=variants or default_variants(float(scale)),
                              backgrounds=backgrounds,
                              save_frames=save_frames))
@@ -162,28 +171,37 @@ def default_variants(scale: float) -> tuple[str, ...]:
 
 
 def run_scenes(*, cards: int, frames_per_card: int, seed: int, phone: bool,
-               texts: tuple[str, ...], scale: float, variants: tuple[str, ...],
-               backgrounds: Path | None, save_frames: Path | None) -> dict[str, Any]:
+               texts: tuple[str, ...], scale: float, ecc: str, short_ids: bool, worn: bool,
+               variants: tuple[str, ...], backgrounds: Path | None,
+               save_frames: Path | None) -> dict[str, Any]:
     """Generate the frames once, then measure each decoder variant on the same frames."""
     if backgrounds is None:
         shared = shared_data_dir()
         backgrounds = (shared or REPO_ROOT.parent / "shared" / "data") / "faces"
     if texts and not phone:
         raise click.BadParameter("--text shows a text on a phone screen: add --phone")
+    if worn and phone:
+        raise click.BadParameter("--worn wears a printed card, not a phone: drop one")
     if any(not 0 < len(t) <= MAX_TEXT for t in texts):
         raise click.BadParameter(f"each --text must be 1-{MAX_TEXT} characters")
+    for text in texts:
+        try:
+            qr_version(text, ecc)
+        except ValueError as exc:  # segno's DataOverflowError: more than any QR code holds
+            raise click.BadParameter(f"--text {text[:20]!r}...: {exc}") from None
     try:
         photos = load_backgrounds(backgrounds)
     except NoBackgrounds as exc:
         raise click.ClickException(str(exc)) from None
-    deck = pass_deck(seed)
+    deck = pass_deck(seed, short_ids=short_ids)
     if phone:
         shown = [(t, Colour.GREEN) for t in texts] or [(p.text, p.colour) for p in deck.passes]
         frames = list(phone_scenes(shown, photos, seed=seed, cards=cards,
-                                   frames_per_card=frames_per_card, scale=scale))
+                                   frames_per_card=frames_per_card, scale=scale, error=ecc))
     else:
         frames = list(card_scenes(deck, photos, seed=seed, cards=cards,
-                                  frames_per_card=frames_per_card, scale=scale))
+                                  frames_per_card=frames_per_card, scale=scale, worn=worn,
+                                  error=ecc))
     if save_frames is not None:
         save_frames_to(frames, save_frames)
     height, width = frames[0].image.shape[:2]
@@ -195,7 +213,8 @@ def run_scenes(*, cards: int, frames_per_card: int, seed: int, phone: bool,
     result: dict[str, Any] = {
         "mode": "phone" if phone else "card", "seed": seed, "cards": cards,
         "frames_per_card": frames_per_card, "frame_size": f"{width}x{height}",
-        "backgrounds": str(backgrounds), "qr_versions": versions,
+        "backgrounds": str(backgrounds), "ecc": ecc, "short_ids": short_ids,
+        "worn": worn, "qr_versions": versions,
         "verified": checked is not None, "default_variant": DEFAULT_VARIANT,
         "variants": {name: report(measure_frames(VARIANTS[name](), frames, checked), frames,
                                   frames_per_card) for name in variants},

@@ -34,7 +34,7 @@ from edge.demo.cards import CARD_W, QR_LEFT, QR_SIZE, QR_TOP, render_card
 from gate.errors import GridgateError
 from gate.model import Colour, PersonKind
 from gate.passes import PassCheck, PassClaims, Revocations, SigningKey, TrustList, encode_pass
-from gate.passes.qr import qr_matrix, qr_version
+from gate.passes.qr import ERROR_LEVEL, qr_matrix, qr_version
 from gate.passes.verify import verify_pass
 from vision.errors import ImageError
 from vision.images import load_image
@@ -91,31 +91,40 @@ def scene_key(seed: int) -> SigningKey:
     return SigningKey.from_private(Ed25519PrivateKey.from_private_bytes(secret))
 
 
-def pass_deck(seed: int, count: int = 25) -> Deck:
+def pass_deck(seed: int, count: int = 25, *, short_ids: bool = False) -> Deck:
     """Resident passes of every colour and visitor passes (one in five), with ids shaped like
-    a platform's: a 12-hex pass id, `p-` and 6 digits; a visitor's dated id and phone number."""
+    a platform's: a 12-hex pass id, `p-` and 6 digits; a visitor's dated id and phone number.
+    `short_ids`: 6-hex pass ids and `p` + 5 digits (visitors: `V`/`v` + 4 digits, no grid),
+    which fit a smaller QR version."""
     key = scene_key(seed)
     rng = np.random.default_rng([seed, 1])
     passes = []
     residents = 0
     for i in range(count):
-        household = f"h-{int(rng.integers(1, 10_000)):04d}"
-        visitor = i % 5 == 4
-        if visitor:
+        number = int(rng.integers(1, 10_000))
+        household = f"h{number:04d}" if short_ids else f"h-{number:04d}"
+        grid_no = int(rng.integers(1, 40))
+        grid = f"g{grid_no}" if short_ids else f"grid-{grid_no:02d}"
+        serial = int(rng.integers(1, 100_000))
+        if i % 5 == 4:
             day = ISSUED + timedelta(days=int(rng.integers(0, 28)))
             phone = int(rng.integers(3_000_000_000, 9_000_000_000))  # 1 + 10 digits
             claims = PassClaims(
-                pass_id=f"V-{day:%Y%m%d}-{int(rng.integers(1, 10_000)):04d}",
-                person_id=f"v-1{phone:010d}", household_id=household,
-                compound_id=COMPOUND, colour=Colour.GREEN, issued_at=ISSUED, not_before=ISSUED,
-                expires_at=ISSUED + timedelta(days=30), kind=PersonKind.VISITOR,
-                grid_id=f"grid-{int(rng.integers(1, 40)):02d}", host_household_id=household)
+                pass_id=f"V{serial % 10_000:04d}" if short_ids
+                else f"V-{day:%Y%m%d}-{serial % 10_000:04d}",
+                person_id=f"v{phone % 10_000:04d}" if short_ids else f"v-1{phone:010d}",
+                household_id=household, compound_id=COMPOUND, colour=Colour.GREEN,
+                issued_at=ISSUED, not_before=ISSUED, expires_at=ISSUED + timedelta(days=30),
+                kind=PersonKind.VISITOR, grid_id=None if short_ids else grid,
+                host_household_id=household)  # short: the host household names the grid
         else:
+            pass_id = rng.bytes(6).hex()
             claims = PassClaims(
-                pass_id=rng.bytes(6).hex(), person_id=f"p-{int(rng.integers(0, 10**6)):06d}",
+                pass_id=pass_id[:6] if short_ids else pass_id,
+                person_id=f"p{serial:05d}" if short_ids else f"p-{serial * 10 % 10**6:06d}",
                 household_id=household, compound_id=COMPOUND, colour=COLOURS[residents % 4],
                 issued_at=ISSUED, not_before=ISSUED, expires_at=ISSUED + timedelta(days=60),
-                grid_id=f"grid-{int(rng.integers(1, 40)):02d}")
+                grid_id=grid)
             residents += 1
         passes.append(PrintedPass(encode_pass(claims, key), claims.colour, claims.kind))
     trust = TrustList()
@@ -191,6 +200,7 @@ class _Shot:
     pose: Pose
     motion_px: float
     light_gradient: float
+    light_angle: float  # radians: where the light comes from
     gain: float
     jpeg_quality: int
     glare_at: tuple[float, float] | None  # in layer pixels
@@ -206,8 +216,8 @@ def _shot(rng: np.random.Generator, width: tuple[float, float], scale: float,
     glare_at = ((rng.uniform(0, layer_wh[0]), rng.uniform(0, layer_wh[1]))
                 if rng.random() < GLARE_SHARE else None)
     return _Shot(pose, rng.uniform(0, MOTION_PX) * scale, rng.uniform(*LIGHT_GRADIENT),
-                 rng.uniform(*GAIN), int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)),
-                 glare_at)
+                 rng.uniform(0, 2 * np.pi), rng.uniform(*GAIN),
+                 int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)), glare_at)
 
 
 def _jitter(shot: _Shot, rng: np.random.Generator, scale: float,
@@ -222,7 +232,8 @@ def _jitter(shot: _Shot, rng: np.random.Generator, scale: float,
                 float(np.clip(p.yaw + rng.normal(0, 2), -TILT_DEG, TILT_DEG)),
                 float(np.clip(p.pitch + rng.normal(0, 2), -TILT_DEG, TILT_DEG)))
     motion = float(np.clip(shot.motion_px + rng.normal(0, 1.0) * scale, 0, MOTION_PX * scale))
-    return _Shot(pose, motion, shot.light_gradient, shot.gain, shot.jpeg_quality, shot.glare_at)
+    return _Shot(pose, motion, shot.light_gradient, shot.light_angle, shot.gain,
+                 shot.jpeg_quality, shot.glare_at)
 
 
 def _frame(background: np.ndarray, layer: np.ndarray, box: np.ndarray, shot: _Shot,
@@ -234,7 +245,10 @@ def _frame(background: np.ndarray, layer: np.ndarray, box: np.ndarray, shot: _Sh
     matrix = homography(layer_wh, pose, (fw, fh))
     light = background.copy()
     mask = composite(light, layer, matrix)
-    light *= light_field((fh, fw), rng, shot.light_gradient, shot.gain)[:, :, None]
+    field = light_field((fh, fw), shot.light_angle, shot.light_gradient, shot.gain)
+    if phone:  # a screen gives its own light: the exposure scales it, the room's light does not
+        field = field * (1 - mask) + shot.gain * mask
+    light *= field[:, :, None]
     if phone:
         light = screen_light(light, mask, matrix, layer_wh, rng, scale)
     if shot.glare_at is not None:
@@ -284,25 +298,36 @@ def _wear(layer: np.ndarray, rng: np.random.Generator) -> None:
     layer[:] = layer * (1 - alpha) + skin * alpha
 
 
+def _card(printed: PrintedPass, error: str) -> np.ndarray:
+    """The card as edge/demo/cards.py prints it, its code at error correction level `error`."""
+    card = render_card(printed.text, printed.colour, printed.label)
+    if error != ERROR_LEVEL:
+        modules = qr_matrix(printed.text, error)
+        code = cv2.resize(np.where(modules, 0, 255).astype(np.uint8), (QR_SIZE, QR_SIZE),
+                          interpolation=cv2.INTER_NEAREST)
+        card[QR_TOP:QR_TOP + QR_SIZE, QR_LEFT:QR_LEFT + QR_SIZE] = code[:, :, None]
+    return card
+
+
 def card_scenes(deck: Deck, backgrounds: Sequence[np.ndarray], *, seed: int, cards: int,
-                frames_per_card: int = 1, scale: float = 1.0,
-                worn: bool = False) -> Iterator[Scene]:
+                frames_per_card: int = 1, scale: float = 1.0, worn: bool = False,
+                error: str = ERROR_LEVEL) -> Iterator[Scene]:
     """`cards` printed cards, each in a burst of `frames_per_card` frames; frames are
     (640 x 480) x scale, with the blur and sizes scaled alike. `worn` adds a thumb and
-    scuffs (the same frames otherwise)."""
+    scuffs, `error` another error correction level (the same frames otherwise)."""
     size = (round(FRAME_W * scale), round(FRAME_H * scale))
     for index in range(cards):
         rng = np.random.default_rng([seed, 2, index])
         printed = deck.passes[index % len(deck.passes)]
-        layer = _printed(render_card(printed.text, printed.colour, printed.label), rng)
+        layer = _printed(_card(printed, error), rng)
         if worn:
             _wear(layer, np.random.default_rng([seed, 5, index]))
         layer_wh = (layer.shape[1], layer.shape[0])
         box = np.array([[QR_LEFT, QR_TOP], [QR_LEFT + QR_SIZE, QR_TOP],
                         [QR_LEFT + QR_SIZE, QR_TOP + QR_SIZE], [QR_LEFT, QR_TOP + QR_SIZE]],
                        np.float64)
-        modules = qr_matrix(printed.text).shape[0]
-        version = qr_version(printed.text)[0]
+        modules = qr_matrix(printed.text, error).shape[0]
+        version = qr_version(printed.text, error)[0]
         background = _background(backgrounds[int(rng.integers(len(backgrounds)))], rng, size)
         shot = _shot(rng, CARD_PX, scale, layer_wh)
         for frame in range(frames_per_card):
@@ -315,22 +340,22 @@ def card_scenes(deck: Deck, backgrounds: Sequence[np.ndarray], *, seed: int, car
 
 
 def phone_scenes(texts: Sequence[tuple[str, Colour]], backgrounds: Sequence[np.ndarray], *,
-                 seed: int, cards: int, frames_per_card: int = 1,
-                 scale: float = 1.0) -> Iterator[Scene]:
+                 seed: int, cards: int, frames_per_card: int = 1, scale: float = 1.0,
+                 error: str = ERROR_LEVEL) -> Iterator[Scene]:
     """Codes shown on a phone's screen (any text: a live code too): a bright emissive screen
     whose pixel grid beats with the sensor's (moire), in a dark bezel, with reflections."""
     size = (round(FRAME_W * scale), round(FRAME_H * scale))
     for index in range(cards):
         rng = np.random.default_rng([seed, 3, index])
         text, colour = texts[index % len(texts)]
-        layer, box, qr_px = phone_layer(text, colour, rng)
+        layer, box, qr_px = phone_layer(text, colour, rng, error)
         layer_wh = (layer.shape[1], layer.shape[0])
-        modules = qr_matrix(text).shape[0]
-        version = qr_version(text)[0]
+        modules = qr_matrix(text, error).shape[0]
+        version = qr_version(text, error)[0]
         background = _background(backgrounds[int(rng.integers(len(backgrounds)))], rng, size)
         shot = _shot(rng, PHONE_PX, scale, layer_wh)
-        shot = _Shot(shot.pose, shot.motion_px, shot.light_gradient, shot.gain,
-                     shot.jpeg_quality, None)  # a screen reflects (below), it has no gloss spot
+        shot = _Shot(shot.pose, shot.motion_px, shot.light_gradient, shot.light_angle,
+                     shot.gain, shot.jpeg_quality, None)  # a screen reflects; no gloss spot
         for frame in range(frames_per_card):
             if frame:
                 shot = _jitter(shot, rng, scale, PHONE_PX)
@@ -348,8 +373,8 @@ def empty_frames(backgrounds: Sequence[np.ndarray], *, seed: int, count: int,
     for index in range(count):
         rng = np.random.default_rng([seed, 4, index])
         light = _background(backgrounds[index % len(backgrounds)], rng, size)
-        light *= light_field((size[1], size[0]), rng, rng.uniform(*LIGHT_GRADIENT),
-                             rng.uniform(*GAIN))[:, :, None]
+        light *= light_field((size[1], size[0]), rng.uniform(0, 2 * np.pi),
+                             rng.uniform(*LIGHT_GRADIENT), rng.uniform(*GAIN))[:, :, None]
         scale = size[0] / FRAME_W
         camera = Camera(rng.uniform(*LENS_SIGMA) * scale, rng.uniform(0, MOTION_PX) * scale,
                         rng.uniform(0, np.pi), rng.uniform(*NOISE),

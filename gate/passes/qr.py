@@ -18,13 +18,15 @@ ERROR_LEVEL = "l"
 QUIET_ZONE = 4
 
 
-def _qr(text: str) -> segno.QRCode:
-    return segno.make_qr(text, error=ERROR_LEVEL, boost_error=True)
+def _qr(text: str, error: str = ERROR_LEVEL) -> segno.QRCode:
+    return segno.make_qr(text, error=error, boost_error=True)
 
 
-def qr_matrix(text: str) -> np.ndarray:
-    """Dark modules as True, with the standard 4-module quiet zone."""
-    return np.array([[bool(v) for v in row] for row in _qr(text).matrix_iter(border=QUIET_ZONE)])
+def qr_matrix(text: str, error: str = ERROR_LEVEL) -> np.ndarray:
+    """Dark modules as True, with the standard 4-module quiet zone; `error` is for measuring
+    other levels (gridgate bench qr --scenes --ecc)."""
+    return np.array([[bool(v) for v in row]
+                     for row in _qr(text, error).matrix_iter(border=QUIET_ZONE)])
 
 
 def write_qr_png(text: str, path: Path | str, scale: int = 8) -> None:
@@ -32,7 +34,7 @@ def write_qr_png(text: str, path: Path | str, scale: int = 8) -> None:
     _qr(text).save(str(path), kind="png", scale=scale, border=QUIET_ZONE)
 
 
-def qr_version(text: str) -> tuple[int, str]:
+def qr_version(text: str, error: str = ERROR_LEVEL) -> tuple[int, str]:
     """The QR version (size) and error correction level the pass text needs."""
-    qr = _qr(text)
+    qr = _qr(text, error)
     return int(qr.version), str(qr.error)

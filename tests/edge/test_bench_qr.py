@@ -95,6 +95,8 @@ def test_bench_qr_scenes_refuses_bad_input(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "--phone" in result.output
     result = runner.invoke(cli, ["bench", "qr", "--scenes", "--phone", "--text", "x" * 5000])
     assert result.exit_code != 0 and "characters" in result.output
+    result = runner.invoke(cli, ["bench", "qr", "--scenes", "--phone", "--text", "x" * 3000])
+    assert result.exit_code != 0 and "too large" in result.output
     result = runner.invoke(cli, ["bench", "qr", "--scenes", "--cards", "0"])
     assert result.exit_code != 0
 
@@ -110,3 +112,18 @@ def test_bench_qr_scenes_over_the_shared_photos() -> None:
     figures = json.loads(result.output)
     assert figures["backgrounds"] == str(shared / "faces")
     assert figures["variants"]["grey+second-looks"]["frames"] == 3
+
+
+def test_bench_qr_scenes_compares_error_correction_on_worn_cards(tmp_path: Path) -> None:
+    photos = write_backgrounds(tmp_path / "photos")
+    result = CliRunner().invoke(cli, [
+        "bench", "qr", "--scenes", "--ecc", "m", "--worn", "--short-ids", "--cards", "2",
+        "--frames-per-card", "1", "--backgrounds", str(photos),
+        "--variant", "grey+second-looks", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["ecc"] == "m" and figures["worn"] is True and figures["short_ids"] is True
+    assert figures["qr_versions"]["resident"] == [8]  # short ids: version 8 even at M
+    result = CliRunner().invoke(cli, ["bench", "qr", "--scenes", "--phone", "--worn",
+                                      "--backgrounds", str(photos)])
+    assert result.exit_code != 0 and "--worn" in result.output

@@ -25,6 +25,7 @@ from edge.bench.scenes import (
 )
 from edge.shared_data import REPO_ROOT, shared_data_dir
 from gate.model import Colour, PersonKind
+from gate.passes.qr import qr_version
 from vision.qr import make_decoder
 
 
@@ -92,6 +93,11 @@ def test_the_deck_holds_real_passes_of_every_colour_and_visitors() -> None:
     tampered = text[:40] + ("A" if text[40] != "A" else "B") + text[41:]
     assert not deck.check(tampered).valid
     assert pass_deck(3).passes == deck.passes  # signed with a key derived from the seed
+    # Shorter ids (a recommendation to the platform) fit version 7 instead of 8.
+    short = pass_deck(3, short_ids=True)
+    assert {qr_version(p.text)[0] for p in deck.passes} == {8}
+    assert {qr_version(p.text)[0] for p in short.passes} == {7}
+    assert all(short.check(p.text).valid for p in short.passes)
 
 
 def test_most_generated_frames_decode(backgrounds: list[np.ndarray]) -> None:
