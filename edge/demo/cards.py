@@ -11,6 +11,9 @@ from gate.model import Colour
 from gate.passes.qr import qr_matrix
 
 CARD_W, CARD_H = 360, 460
+# Where the QR code (quiet zone included) sits on the card: a square QR_SIZE wide.
+QR_LEFT, QR_SIZE = 20, CARD_W - 40
+QR_TOP = 70 + (CARD_H - 70 - 50 - QR_SIZE) // 2 + 5
 _BAND = {  # BGR
     Colour.GREEN: (60, 170, 40),
     Colour.YELLOW: (0, 200, 240),
@@ -29,11 +32,9 @@ def render_card(text: str, colour: Colour, label: str) -> np.ndarray:
     cv2.putText(card, label[:24], (16, CARD_H - 22), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
                 (30, 30, 30), 2, cv2.LINE_AA)
     modules = qr_matrix(text)
-    size = CARD_W - 40
-    qr = cv2.resize(np.where(modules, 0, 255).astype(np.uint8), (size, size),
+    qr = cv2.resize(np.where(modules, 0, 255).astype(np.uint8), (QR_SIZE, QR_SIZE),
                     interpolation=cv2.INTER_NEAREST)
-    top = 70 + (CARD_H - 70 - 50 - size) // 2 + 5
-    card[top:top + size, 20:20 + size] = qr[:, :, None]
+    card[QR_TOP:QR_TOP + QR_SIZE, QR_LEFT:QR_LEFT + QR_SIZE] = qr[:, :, None]
     cv2.rectangle(card, (0, 0), (CARD_W - 1, CARD_H - 1), (120, 120, 120), 2)
     return card
 

@@ -7,19 +7,26 @@ from pathlib import Path
 import numpy as np
 import segno
 
-# ECC level M (15 %) as the minimum: printed cards get scuffed and phone screens reflect; segno
-# raises it further whenever that fits in the same version for free.
-ERROR_LEVEL = "m"
+# ECC level L, raised by segno whenever a higher level fits in the same version. Measured
+# (docs/passes.md, `gridgate bench qr --scenes`): a gate camera sees a pass at 2-4 px per
+# module, where reading fails on finding and sampling the module grid, not on codeword
+# errors; L's smaller version (8 against M's 9) reads more frames than M's extra recovery
+# saves, on clean cards, held by a thumb and scuffed, with glare, and on phone screens.
+ERROR_LEVEL = "l"
+# The standard 4 modules: a 2-module zone would give a card's code 7 % larger modules, but a
+# thumb on the card's edge then reaches the code itself and the measured rate falls.
 QUIET_ZONE = 4
 
 
-def _qr(text: str) -> segno.QRCode:
-    return segno.make_qr(text, error=ERROR_LEVEL, boost_error=True)
+def _qr(text: str, error: str = ERROR_LEVEL) -> segno.QRCode:
+    return segno.make_qr(text, error=error, boost_error=True)
 
 
-def qr_matrix(text: str) -> np.ndarray:
-    """Dark modules as True, with the standard 4-module quiet zone."""
-    return np.array([[bool(v) for v in row] for row in _qr(text).matrix_iter(border=QUIET_ZONE)])
+def qr_matrix(text: str, error: str = ERROR_LEVEL) -> np.ndarray:
+    """Dark modules as True, with the standard 4-module quiet zone; `error` is for measuring
+    other levels (gridgate bench qr --scenes --ecc)."""
+    return np.array([[bool(v) for v in row]
+                     for row in _qr(text, error).matrix_iter(border=QUIET_ZONE)])
 
 
 def write_qr_png(text: str, path: Path | str, scale: int = 8) -> None:
@@ -27,7 +34,7 @@ def write_qr_png(text: str, path: Path | str, scale: int = 8) -> None:
     _qr(text).save(str(path), kind="png", scale=scale, border=QUIET_ZONE)
 
 
-def qr_version(text: str) -> tuple[int, str]:
+def qr_version(text: str, error: str = ERROR_LEVEL) -> tuple[int, str]:
     """The QR version (size) and error correction level the pass text needs."""
-    qr = _qr(text)
+    qr = _qr(text, error)
     return int(qr.version), str(qr.error)
