@@ -111,8 +111,9 @@
   }
   function unlock() {
     if (!chimeOn() || !audio || audio.state === "running") return;
+    // The sound that waited for this tap plays now (its resume() resolves); the banner goes.
     audio.resume().then(function () {
-      if (audio.state === "running" && wanted && !wanted.hidden) { wanted.hidden = true; beep(audio); }
+      if (audio.state === "running" && wanted) wanted.hidden = true;
     });
   }
   document.addEventListener("pointerdown", unlock, true);
