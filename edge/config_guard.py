@@ -66,7 +66,7 @@ def install_config(new: Path | str, target: Path | str, *, mode: int = 0o640) ->
         try:
             settings = check_config(staged)
         except SettingsError as exc:
-            raise SettingsError(str(new), exc.problems) from None
+            raise SettingsError(str(new), exc.problems, exc.details) from None
     finally:
         Path(staged).unlink(missing_ok=True)
     write_atomic(target, data, mode=mode)

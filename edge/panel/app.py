@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -102,9 +103,19 @@ def _error(request: Request, status: int, detail: str) -> Response:
     if _is_api(request):
         return JSONResponse({"detail": detail}, status_code=status)
     svc = services(request)
-    t = svc.i18n.bound(language_of(request))
-    shown = t(detail) if svc.i18n.has(detail) else detail
+    lang = language_of(request)
+    shown = svc.i18n.text(lang, detail) if svc.i18n.has(detail) else detail
+    if detail == _phrase(status):  # Starlette's own ("Not Found"): said in the page's language
+        shown = svc.i18n.exact(lang, f"error.http_{status}", {}) or svc.i18n.exact(
+            lang, "error.http", {"status": status, "phrase": detail}) or detail
     return render(request, "error.html", {"status": status, "detail": shown}, status=status)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _install_handlers(app: FastAPI) -> None:
@@ -125,7 +136,16 @@ def _install_handlers(app: FastAPI) -> None:
         return _error(request, 400, f"{text}: {fields}")
 
     async def expected_error(request: Request, exc: Exception) -> Response:
-        return _error(request, 400, str(exc))
+        if _is_api(request):
+            return _error(request, 400, str(exc))
+        return _error(request, 400, services(request).i18n.error(language_of(request), exc))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # A bug: logged with its traceback by the server; the guard gets a page in their
+        # language (or JSON), never a bare "Internal Server Error".
+        return _error(request, 500, "Internal Server Error" if _is_api(request)
+                      else "error.internal")
 
     # Errors raised on purpose (gridgate's and vision's, e.g. an unreadable photo) answer 400
     # with their message; starlette picks a handler by class, so one for each root.

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edge.settings.load import Problem
+
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("zh", "en")
@@ -55,6 +57,37 @@ class Translator:
         except (KeyError, IndexError, ValueError):
             log.warning("panel text %r in %s has bad placeholders", key, lang)
             return template
+
+    def exact(self, lang: str, key: str, params: dict[str, Any]) -> str | None:
+        """The text for `key` in `lang` with every placeholder filled, or None (no such text,
+        or it names a parameter not given): callers then show the original."""
+        template = self.catalogs.get(self.language(lang), {}).get(key)
+        if template is None:
+            return None
+        try:
+            return template.format(**params)
+        except (KeyError, IndexError, ValueError):
+            return None
+
+    def problem(self, lang: str, problem: Problem) -> str:
+        """A settings problem in `lang`: the key path as it is, the value as written, the fix
+        translated; the original (English) line when there is no translation for its kind."""
+        if problem.kind is None:
+            return problem.text
+        suffix = "_shown" if problem.kind == "string_type" and "shown" in problem.params else ""
+        fix = self.exact(lang, f"problem.{problem.kind}{suffix}", problem.params)
+        if fix is None:
+            return problem.text
+        if problem.key is None:
+            return fix
+        return f"{problem.key}{' = ' + problem.value if problem.value else ''}: {fix}"
+
+    def error(self, lang: str, exc: Exception) -> str:
+        """An error's message in `lang` when it carries a text key (edge/panel/errors.py),
+        else its own message."""
+        key = getattr(exc, "key", "")
+        text = self.exact(lang, key, getattr(exc, "params", {})) if key else None
+        return text if text is not None else str(exc)
 
     def bound(self, lang: str) -> Callable[..., str]:
         """A `t(key, **params)` function for one language (what templates call)."""

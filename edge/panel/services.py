@@ -17,6 +17,7 @@ from edge.panel.gate import PanelGate
 from edge.panel.guard import GuardPrompts
 from edge.panel.i18n import Translator
 from edge.panel.live import EventHub, LiveItem
+from edge.panel.people import PassPermits
 from edge.panel.sessions import SessionStore
 from edge.panel.setup_token import SetupToken, token_path
 from edge.panel.snapshots import SnapshotStore, ThumbnailCache, thumb_key
@@ -86,6 +87,7 @@ class PanelServices:
     setup: SetupToken
     sync: SyncStatus
     prompts: GuardPrompts  # passages the partition rules left to the guard (edge/panel/guard.py)
+    pass_permits: PassPermits = field(default_factory=PassPermits)  # edge/panel/people.py
     tls: bool = False
     config_path: Path | None = None  # the TOML file the gate was started from, when known
     _detach: list[Callable[[], None]] = field(default_factory=list)
@@ -131,7 +133,10 @@ class PanelServices:
     def _on_outcome(self, outcome: Outcome) -> None:
         # A decision the journal could not record yet (full disk) still reaches the guards;
         # the journal's row replaces this one in the feed once it is written.
-        if self._closed or outcome.events:
+        if self._closed:
+            return
+        self.pass_permits.heard(outcome)  # where its permit came from, if from a pass
+        if outcome.events:
             return
         obs = outcome.observation
         row = passage_row(obs, outcome.decision, outcome.person, gate_id=obs.reader.gate_id,

@@ -46,18 +46,21 @@ class PanelUser:
 def check_name(name: str) -> str:
     """The name, or a UserError saying what a name may contain."""
     if not NAME_PATTERN.match(name):
-        raise UserError("a user name is 1 to 32 letters, digits, '_', '.' or '-'")
+        raise UserError("a user name is 1 to 32 letters, digits, '_', '.' or '-'",
+                        "usererror.name")
     return name
 
 
 def check_password(password: str, name: str) -> str:
     """The password, or a UserError saying why it is too weak."""
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise UserError(f"the password needs at least {MIN_PASSWORD} characters",
+                        "usererror.password_short", n=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        raise UserError(f"the password may have at most {MAX_PASSWORD} characters")
+        raise UserError(f"the password may have at most {MAX_PASSWORD} characters",
+                        "usererror.password_long", n=MAX_PASSWORD)
     if password.strip().lower() == name.lower():
-        raise UserError("the password must not be the user name")
+        raise UserError("the password must not be the user name", "usererror.password_name")
     return password
 
 
@@ -66,7 +69,8 @@ def check_role(role: str) -> Role:
     try:
         return Role(role)
     except ValueError:
-        raise UserError(f"unknown role {role!r}; use 'guard' or 'admin'") from None
+        raise UserError(f"unknown role {role!r}; use 'guard' or 'admin'", "usererror.role",
+                        role=role) from None
 
 
 def _user(row: dict[str, Any]) -> PanelUser:
@@ -120,7 +124,8 @@ class UserStore:
             with self.db.write() as db:
                 db.table("panel_users").insert(row)
         except sqlite3.IntegrityError:
-            raise UserError(f"a user named {name!r} already exists") from None
+            raise UserError(f"a user named {name!r} already exists", "usererror.exists",
+                            name=name) from None
         user = self.get(name)
         assert user is not None
         return user
@@ -157,7 +162,8 @@ class UserStore:
         """Delete an account and its sessions; the last admin cannot be removed."""
         user = self._require(name)
         if user.role is Role.ADMIN and len(self._rows("role = 'admin'")) == 1:
-            raise UserError(f"{user.name!r} is the last admin; add another admin first")
+            raise UserError(f"{user.name!r} is the last admin; add another admin first",
+                            "usererror.last_admin", name=user.name)
         with self.db.write() as db:
             db.execute("DELETE FROM panel_sessions WHERE user_id = ?", [user.id])
             db.execute("DELETE FROM panel_users WHERE id = ?", [user.id])
@@ -167,5 +173,6 @@ class UserStore:
     def _require(self, name: str) -> PanelUser:
         user = self.get(name)
         if user is None:
-            raise UserError(f"no user named {name!r}; `gridgate user list` shows them")
+            raise UserError(f"no user named {name!r}; `gridgate user list` shows them",
+                            "usererror.unknown", name=name)
         return user

@@ -62,7 +62,7 @@ def clean_name(name: str) -> str:
     """A visitor's name as printed: single spaces, no control characters, 1-40 characters."""
     cleaned = " ".join("".join(c for c in name if c.isprintable()).split())
     if not 1 <= len(cleaned) <= 40:
-        raise VisitorError("the visitor's name needs 1 to 40 characters")
+        raise VisitorError("the visitor's name needs 1 to 40 characters", "visitorerror.name")
     return cleaned
 
 
@@ -114,15 +114,18 @@ class VisitorDesk:
         name = clean_name(name)
         host = host_household_id.strip()
         if not HOUSEHOLD.match(host):
-            raise VisitorError("the host household id is 1 to 64 letters, digits, '_', '.', '-'")
+            raise VisitorError("the host household id is 1 to 64 letters, digits, '_', '.', '-'",
+                               "visitorerror.host")
         if valid_until.tzinfo is None:
-            raise VisitorError("the end of validity needs a time zone")
+            raise VisitorError("the end of validity needs a time zone", "visitorerror.zone")
         now = self.clock.now()
         if valid_until < now + MIN_VALIDITY:
-            raise VisitorError("the pass must stay valid for at least 5 minutes")
+            raise VisitorError("the pass must stay valid for at least 5 minutes",
+                               "visitorerror.too_short")
         if valid_until > now + self.max_validity:
             hours = int(self.max_validity.total_seconds() // 3600)
-            raise VisitorError(f"a visitor pass may be valid for at most {hours} hours")
+            raise VisitorError(f"a visitor pass may be valid for at most {hours} hours",
+                               "visitorerror.too_long", hours=hours)
         key_id = self.ensure_key()
         assert self._key is not None
         claims = PassClaims(

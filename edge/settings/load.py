@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,29 @@ from edge.settings.model import Settings
 from gate.errors import ConfigError
 
 
-class SettingsError(ConfigError):
-    """The configuration file is unreadable or invalid; `problems` lists one line per key."""
+@dataclass(frozen=True)
+class Problem:
+    """One problem in parts, so the panel can say it in the reader's language: the key path
+    as written, the value as the file has it, the kind (pydantic's error type, or the
+    loader's own) with its parameters; `text` is the English line."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    text: str
+    key: str | None = None
+    value: str | None = None
+    kind: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class SettingsError(ConfigError):
+    """The configuration file is unreadable or invalid; `problems` lists one line per key,
+    `details` the same problems in parts."""
+
+    def __init__(self, source: str, problems: list[str],
+                 details: list[Problem] | None = None) -> None:
         self.source = source
         self.problems = problems
+        self.details = (details if details is not None and len(details) == len(problems)
+                        else [Problem(p) for p in problems])
         super().__init__(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
 
 
@@ -82,20 +100,37 @@ def _shown(value: Any) -> str:
 _NAMES_ITS_KEY = re.compile(r"^[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*( = |: )")
 
 
-def format_errors(exc: ValidationError) -> list[str]:
-    """One line per problem: `key.path = value: fix`."""
-    lines = []
+def _params(error: ErrorDetails) -> dict[str, str]:
+    """What a translated fix may name: pydantic's context (bounds, choices) and ours."""
+    params = {name: str(value) for name, value in (error.get("ctx") or {}).items()}
+    value = error.get("input")
+    if error["type"] == "string_type" and isinstance(value, bool | int | float | date | time):
+        params["shown"] = _shown(value)
+    if error["type"] in ("model_type", "dict_type", "model_attributes_type"):
+        params["table"] = _fix_for(error).rsplit(" ", 1)[-1]
+    return params
+
+
+def describe_errors(exc: ValidationError) -> list[Problem]:
+    """One problem per error: the line `key.path = value: fix`, and its parts."""
+    problems = []
     for error in exc.errors():
         fix = _fix_for(error)
         if not error["loc"] and _NAMES_ITS_KEY.match(fix):
-            lines.append(fix)
+            problems.append(Problem(fix, kind=error["type"]))
             continue
         key = _key_path(tuple(error["loc"]))
         value = error.get("input")
         shown = ("" if error["type"] == "missing" or isinstance(value, dict)
-                 else f" = {_shown(value)}")
-        lines.append(f"{key}{shown}: {fix}")
-    return lines
+                 else _shown(value))
+        problems.append(Problem(f"{key}{' = ' + shown if shown else ''}: {fix}", key, shown,
+                                error["type"], _params(error)))
+    return problems
+
+
+def format_errors(exc: ValidationError) -> list[str]:
+    """One line per problem: `key.path = value: fix`."""
+    return [problem.text for problem in describe_errors(exc)]
 
 
 def parse_settings(data: dict[str, Any], source: str = "<config>") -> Settings:
@@ -103,7 +138,13 @@ def parse_settings(data: dict[str, Any], source: str = "<config>") -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise SettingsError(source, format_errors(exc)) from None
+        details = describe_errors(exc)
+        raise SettingsError(source, [d.text for d in details], details) from None
+
+
+def _one(path: Path, text: str, kind: str, **params: str) -> SettingsError:
+    """The error for a file that cannot be read as settings at all."""
+    return SettingsError(str(path), [text], [Problem(text, kind=kind, params=params)])
 
 
 def load_settings(path: Path | str) -> Settings:
@@ -112,13 +153,14 @@ def load_settings(path: Path | str) -> Settings:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SettingsError(str(path), ["file not found; create it with `gridgate init`"]) from None
+        raise _one(path, "file not found; create it with `gridgate init`",
+                   "file_not_found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(str(path), [f"cannot read the file: {exc}"]) from None
+        raise _one(path, f"cannot read the file: {exc}", "unreadable", error=str(exc)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(str(path), [f"not valid TOML: {exc}"]) from None
+        raise _one(path, f"not valid TOML: {exc}", "toml", error=str(exc)) from None
     settings = parse_settings(data, str(path))
     return _resolve_paths(settings, path.parent.resolve())
 

@@ -206,7 +206,8 @@ def setup(request: Request, svc: Services, _: AnonymousAction,
         try:
             svc.users.add(name, Role.ADMIN, password)
         except UserError as exc:
-            return render(request, "setup.html", {"error": str(exc), "name": name}, status=400)
+            return render(request, "setup.html", {
+                "error": svc.i18n.error(language_of(request), exc), "name": name}, status=400)
         svc.setup.revoke()
     log.warning("panel setup: first admin %r created from %s", name, address)
     audit(svc, AuditKind.SETUP_ADMIN, actor=name, address=address, target=name,
@@ -259,8 +260,8 @@ def change_password(request: Request, svc: Services, session: GuardAction,
     try:
         svc.users.set_password(session.user.name, password)  # ends every session of the user
     except UserError as exc:
-        return render(request, "account.html", {"session": session, "error": str(exc)},
-                      status=400)
+        return render(request, "account.html", {
+            "session": session, "error": svc.i18n.error(language_of(request), exc)}, status=400)
     log.info("panel: %s changed their password", session.user.name)
     audit(svc, AuditKind.PASSWORD_CHANGED, actor=session.user.name, address=address,
           target=session.user.name)

@@ -21,7 +21,7 @@ from edge.panel.routes.display import display_states
 from edge.panel.routes.door import REASONS, door_states
 from edge.panel.services import DISPLAY, PanelServices
 from edge.panel.snapshots import thumb_key
-from edge.panel.views import fragment, render
+from edge.panel.views import fragment, language_of, render
 from gate.vocabulary import EventType
 
 log = logging.getLogger(__name__)
@@ -51,18 +51,32 @@ def live_page(request: Request, svc: Services, session: GuardView) -> Response:
         "screens": display_states(request, svc), "screen_messages": list(MESSAGES)})
 
 
+def _gate_name(svc: PanelServices) -> str:
+    return svc.gate.settings.gate.name or svc.gate.settings.gate.gate_id
+
+
 def _payload(request: Request, svc: PanelServices, item: LiveItem) -> dict[str, Any]:
     if item.kind == EventType.PASSAGE:
         payload: dict[str, Any] = {"html": fragment(
             request, "_passage.html", {"p": item.row, "thumb": thumb_url(svc, item.row)})}
         prompt = svc.prompts.get(item.row.get("event_id"))
         if prompt is not None:  # the guard decides: a prompt at the reader
-            payload["prompt"] = {"reader": prompt.reader_id, "html": fragment(
-                request, "_guard_prompt.html", {"g": prompt})}
+            lang = language_of(request)
+            payload["prompt"] = {"reader": prompt.reader_id, "event_id": prompt.event_id,
+                                 "title": svc.i18n.text(lang, "guard.title"),
+                                 "text": svc.i18n.text(lang, "chime.prompt",
+                                                       reader=prompt.reader_id),
+                                 "html": fragment(request, "_guard_prompt.html", {"g": prompt})}
         return payload
     if item.kind == EventType.ALERT:
-        return {"id": item.row["id"], "open_alerts": open_alert_count(svc.db.conn()),
-                "html": fragment(request, "_alert.html", {"a": item.row})}
+        row, lang = item.row, language_of(request)
+        return {"id": row["id"], "open_alerts": open_alert_count(svc.db.conn()),
+                "severity": row["severity"], "count": row.get("count") or 1,
+                "escalated": bool(row.get("escalated_at")),
+                "title": svc.i18n.text(lang, "chime.title", severity=svc.i18n.text(
+                    lang, f"severity.{row['severity']}"), gate=_gate_name(svc)),
+                "text": row["message_zh"] if lang == "zh" else row["message_en"],
+                "html": fragment(request, "_alert.html", {"a": row})}
     if item.kind == "guard":  # a guard prompt answered: every page drops it
         return {"event_id": item.row["event_id"]}
     if item.kind == DISPLAY:

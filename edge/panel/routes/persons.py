@@ -3,9 +3,9 @@ contacts at every gate of the compound; who is out; counts per hour today."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import IntEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from edge.panel.deps import GuardView, Services
 from edge.panel.lookup import ContactGroup, contact_groups, counts_today, person_view, search
 from edge.panel.models import PassageOut
+from edge.panel.people import People
 from edge.panel.services import PanelServices
 from edge.panel.views import render
 
@@ -36,6 +37,8 @@ Within = Annotated[ContactWindow, Query(description="Minutes: 5, 10, 30 or 60.")
 
 
 class PermitOut(BaseModel):
+    """The permit in force: the roster's, or (none there) the one the pass carries."""
+
     colour: str
     valid_from: str | None
     valid_until: str | None
@@ -43,6 +46,9 @@ class PermitOut(BaseModel):
     observation_over: bool
     reason: str
     issuer: str
+    source: Literal["roster", "pass"] = "roster"
+    pass_id: str | None = None  # a pass: which one
+    seen_at: str | None = None  # a pass: when it was last shown here
 
 
 class PersonOut(BaseModel):
@@ -78,6 +84,10 @@ class DayCountsOut(BaseModel):
     hours: list[HourOut]
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def _person_out(svc: PanelServices, person_id: str) -> PersonOut:
     view = person_view(svc.db.conn(), person_id)
     person, permit, visitor = view.person, view.permit, view.visitor
@@ -85,13 +95,18 @@ def _person_out(svc: PanelServices, person_id: str) -> PersonOut:
     permit_out = None
     if permit is not None:
         permit_out = PermitOut(
-            colour=permit.colour.value,
-            valid_from=permit.valid_from.isoformat() if permit.valid_from else None,
-            valid_until=permit.valid_until.isoformat() if permit.valid_until else None,
-            observation_until=(permit.observation_until.isoformat()
-                               if permit.observation_until else None),
+            colour=permit.colour.value, valid_from=_iso(permit.valid_from),
+            valid_until=_iso(permit.valid_until), observation_until=_iso(permit.observation_until),
             observation_over=bool(permit.observation_until and permit.observation_until <= now),
             reason=permit.reason, issuer=permit.issuer)
+    else:  # no permit in the roster: the gate decides by the colour of the pass shown
+        shown = People(svc.db.conn(), svc.pass_permits).last_pass(person_id, view.passages)
+        if shown is not None and shown.colour:
+            permit_out = PermitOut(
+                colour=shown.colour, valid_from=_iso(shown.valid_from),
+                valid_until=_iso(shown.valid_until), observation_until=None,
+                observation_over=False, reason="", issuer="", source="pass",
+                pass_id=shown.pass_id, seen_at=_iso(shown.seen_at))
     last = view.passages[0] if view.passages else {}
     return PersonOut(
         person_id=person_id,

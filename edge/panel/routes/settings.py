@@ -24,8 +24,9 @@ from edge.config_guard import check_config, install_config
 from edge.panel.audit import audit
 from edge.panel.deps import AdminAction, AdminView, Services, client_address
 from edge.panel.services import PanelServices
-from edge.panel.views import redirect, render
+from edge.panel.views import language_of, redirect, render
 from edge.settings import SettingsError
+from edge.settings.load import Problem
 from gate.errors import JournalError
 from gate.model import AlertSpec, Severity
 from gate.vocabulary import AlertKind, AuditKind
@@ -49,11 +50,13 @@ class ConfigOut(BaseModel):
 
 
 class ConfigRejected(Exception):
-    """A submitted configuration that was not installed, with one line per problem."""
+    """A submitted configuration that was not installed, with one line per problem (and the
+    same problems in parts, to say them in the admin's language)."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], details: list[Problem] | None = None) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+        self.details = details if details is not None else [Problem(p) for p in problems]
 
 
 def _editable(path: Path) -> bool:
@@ -63,23 +66,27 @@ def _editable(path: Path) -> bool:
 
 def config_state(svc: PanelServices) -> ConfigOut:
     """The configuration file as it stands, and the settings in force."""
+    return _config_state(svc)[0]
+
+
+def _config_state(svc: PanelServices) -> tuple[ConfigOut, list[Problem]]:
     running = svc.gate.settings.model_dump(mode="json")
     path = svc.config_path
     if path is None:
         return ConfigOut(path=None, editable=False, valid=None, problems=[], text=None,
-                         running=running)
-    problems: list[str] = []
+                         running=running), []
+    problems: list[Problem] = []
     try:
         text: str | None = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        text, problems = None, [f"cannot read {path}: {exc}"]
+        text, problems = None, [Problem(f"cannot read {path}: {exc}")]
     else:
         try:
             check_config(path)
         except SettingsError as exc:
-            problems = exc.problems
+            problems = exc.details
     return ConfigOut(path=str(path), editable=_editable(path), valid=not problems,
-                     problems=problems, text=text, running=running)
+                     problems=[p.text for p in problems], text=text, running=running), problems
 
 
 def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -122,9 +129,11 @@ def save_config(svc: PanelServices, text: str, actor: str, address: str | None =
             mode = stat.S_IMODE(path.stat().st_mode)
             install_config(staged, path, mode=mode)
         except SettingsError as exc:
-            raise ConfigRejected(exc.problems) from None
+            raise ConfigRejected(exc.problems, exc.details) from None
         except OSError as exc:
-            raise ConfigRejected([f"cannot write {path}: {exc.strerror or exc}"]) from None
+            line = f"cannot write {path}: {exc.strerror or exc}"
+            raise ConfigRejected([line], [Problem(line, kind="unwritable", params={
+                "path": str(path), "error": str(exc.strerror or exc)})]) from None
     log.warning("panel: %s replaced the configuration %s (in force after a restart)", actor,
                 path)
     try:
@@ -141,11 +150,13 @@ def save_config(svc: PanelServices, text: str, actor: str, address: str | None =
 
 
 def _page(request: Request, svc: PanelServices, *, text: str | None = None,
-          problems: list[str] | None = None, status: int = 200) -> Response:
-    state = config_state(svc)
+          problems: list[Problem] | None = None, status: int = 200) -> Response:
+    state, found = _config_state(svc)
+    lang = language_of(request)
     return render(request, "settings.html", {
         "c": state, "text": state.text if text is None else text,
-        "rejected": problems or []}, status=status)
+        "problems": [svc.i18n.problem(lang, p) for p in found],
+        "rejected": [svc.i18n.problem(lang, p) for p in problems or []]}, status=status)
 
 
 @router.get("/settings", response_class=HTMLResponse)
@@ -161,7 +172,7 @@ def settings_form(request: Request, svc: Services, session: AdminAction,
     try:
         save_config(svc, text, session.user.name, client_address(request))
     except ConfigRejected as exc:
-        return _page(request, svc, text=text, problems=exc.problems, status=400)
+        return _page(request, svc, text=text, problems=exc.details, status=400)
     return redirect("/settings", "msg.settings_saved")
 
 

@@ -52,7 +52,7 @@ def add_user(request: Request, svc: Services, session: AdminAction,
     try:
         svc.users.add(name, role, password)
     except UserError as exc:
-        return _page(request, svc, error=str(exc), status=400)
+        return _page(request, svc, error=svc.i18n.error(language_of(request), exc), status=400)
     log.info("panel: %s added %s user %r", session.user.name, role, name)
     audit(svc, AuditKind.ACCOUNT_ADDED, actor=session.user.name,
           address=client_address(request), target=name, detail=f"role {role}")
@@ -70,7 +70,7 @@ def reset_password(request: Request, svc: Services, session: AdminAction, name: 
     try:
         svc.users.set_password(name, password)  # ends that user's sessions
     except UserError as exc:
-        return _page(request, svc, error=str(exc), status=400)
+        return _page(request, svc, error=svc.i18n.error(language_of(request), exc), status=400)
     log.info("panel: %s set a new password for %r", session.user.name, name)
     audit(svc, AuditKind.PASSWORD_SET, actor=session.user.name,
           address=client_address(request), target=name)
@@ -86,7 +86,7 @@ def remove_user(request: Request, svc: Services, session: AdminAction,
     try:
         svc.users.remove(name)
     except UserError as exc:
-        return _page(request, svc, error=str(exc), status=400)
+        return _page(request, svc, error=svc.i18n.error(language_of(request), exc), status=400)
     log.info("panel: %s removed user %r", session.user.name, name)
     audit(svc, AuditKind.ACCOUNT_REMOVED, actor=session.user.name,
           address=client_address(request), target=name)

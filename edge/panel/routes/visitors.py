@@ -47,14 +47,12 @@ def _out(svc: PanelServices, v: VisitorPass) -> VisitorOut:
 
 
 def _register(svc: PanelServices, body: VisitorIn, by: str) -> VisitorPass:
+    """Register and sign; VisitorError says what is not acceptable."""
     until = body.valid_until
     if until.tzinfo is None:
         until = until.replace(tzinfo=svc.gate.rules.policy.zone)
-    try:
-        return svc.visitors.register(name=body.name, host_household_id=body.host_household_id,
-                                     valid_until=until, by=by)
-    except VisitorError as exc:
-        raise HTTPException(400, str(exc)) from exc
+    return svc.visitors.register(name=body.name, host_household_id=body.host_household_id,
+                                 valid_until=until, by=by)
 
 
 def _page(request: Request, svc: PanelServices, *, error: str = "",
@@ -90,8 +88,9 @@ def register_form(request: Request, svc: Services, session: GuardAction,
     try:
         visitor = _register(svc, VisitorIn(name=name or " ", host_household_id=host or " ",
                                            valid_until=valid_until), session.user.name)
-    except HTTPException as exc:
-        return _page(request, svc, error=str(exc.detail), form=form, status=400)
+    except VisitorError as exc:
+        error = svc.i18n.error(language_of(request), exc)
+        return _page(request, svc, error=error, form=form, status=400)
     return redirect(f"/visitors/{visitor.pass_id}", "msg.visitor_registered")
 
 
@@ -125,4 +124,7 @@ def visitors_api(svc: Services, session: GuardView) -> list[VisitorOut]:
 @router.post("/api/visitors", response_model=VisitorOut)
 def register_api(svc: Services, session: GuardAction, body: VisitorIn) -> VisitorOut:
     """Register a visitor and sign their pass with the local visitor key."""
-    return _out(svc, _register(svc, body, session.user.name))
+    try:
+        return _out(svc, _register(svc, body, session.user.name))
+    except VisitorError as exc:
+        raise HTTPException(400, str(exc)) from exc
