@@ -105,12 +105,6 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-
-
 # -- the queue of received messages -----------------------------------------------------------
 
 
@@ -366,15 +360,10 @@ class PeerLink:
     def _answer(self, request: CatchupRequest) -> None:
         """Re-publish this gate's own passages the requester lacks (at most max_replay)."""
         after = request.held.get(self.gate_id)
-        sql = ("SELECT * FROM passages WHERE gate_id = ? AND received_at IS NULL AND ")
-        if after is not None:
-            sql += "id > ?"
-            params: list[Any] = [self.gate_id, after]
-        else:
-            sql += "order_at >= ?"
-            params = [self.gate_id, utc_text(self.clock.now() - lookback(self.policy()))]
+        since = None if after is not None else self.clock.now() - lookback(self.policy())
         with self._db_lock:
-            rows = _rows(self._db, sql + " ORDER BY id LIMIT ?", [*params, self.max_replay + 1])
+            rows = self._peer_journal.own_passages(after_id=after, since=since,
+                                                   limit=self.max_replay + 1)
         more = len(rows) > self.max_replay
         rows = rows[:self.max_replay]
         topic = self.topics.peer_replay(request.gate_id)

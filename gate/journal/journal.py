@@ -16,7 +16,8 @@ from sqlite_utils import Database
 from gate.clock import Clock
 from gate.errors import JournalError
 from gate.events import JournalEvent
-from gate.journal import schema
+from gate.journal import chain, schema
+from gate.journal.codec import STORED, encode_door, encode_passage, id_bytes, to_us, us_text
 from gate.journal.queries import JournalQueries, utc_text
 from gate.journal.rows import PEER_COLUMNS, passage_row
 from gate.model import AlertSpec, Decision, Person
@@ -28,6 +29,16 @@ log = logging.getLogger(__name__)
 
 TransactionHook = Callable[[Database, JournalEvent], None]
 Listener = Callable[[JournalEvent], None]
+
+_MARKS = ", ".join("?" * len(STORED))
+_INSERT_PASSAGE = f"INSERT INTO passage_log ({', '.join(STORED)}) VALUES ({_MARKS})"
+# A person's latest granted passage: an older one arriving late (a peer's) never replaces it.
+_KEEP_LAST = (f"INSERT INTO passage_last ({', '.join(STORED)}) VALUES ({_MARKS}) "
+              f"ON CONFLICT (person) DO UPDATE SET "
+              f"{', '.join(f'{c} = excluded.{c}' for c in STORED if c != 'person')} "
+              f"WHERE excluded.at + excluded.order_lag >= passage_last.at + passage_last.order_lag")
+_ALERT_COLUMNS = ("event_id", "at", "gate_id", "reader_id", "kind", "severity", "person_id",
+                  "household_id", "grid_id", "passage_id", "message_zh", "message_en")
 
 
 def new_event_id() -> str:
@@ -43,17 +54,19 @@ class Journal(JournalQueries):
     """
 
     def __init__(self, db: Database, *, gate_id: str, clock: Clock) -> None:
+        try:
+            schema.migrate(db)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot prepare the journal tables: {exc}") from exc
         super().__init__(db)
+        self.db = db
         self.gate_id = gate_id
         self.clock = clock
         self._lock = threading.RLock()
         self._hooks: list[TransactionHook] = []
         self._listeners: list[Listener] = []
-        self._last_order_at: str | None = None  # order_at of this gate's newest passage
-        try:
-            schema.migrate(db)
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot prepare the journal tables: {exc}") from exc
+        self._last_order_us: int | None = None  # order_at of this gate's newest passage
+        self._batch: list[JournalEvent] | None = None  # events of an open batch()
 
     def add_transaction_hook(self, hook: TransactionHook) -> None:
         """Run `hook(db, event)` inside the transaction of every record (e.g. the outbox)."""
@@ -64,28 +77,66 @@ class Journal(JournalQueries):
         self._listeners.append(listener)
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Record many in one transaction (imports, the journal benchmark): each record is
+        written as alone, listeners hear them all after the commit."""
+        with self._lock:
+            if self._batch is not None:
+                yield
+                return
+            self._batch = []
+            try:
+                with self._write():
+                    yield
+                events = self._batch
+            finally:
+                self._batch = None
+        self._tell(events)
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        try:
+            # IMMEDIATE takes the write lock first: a deferred transaction that has read fails
+            # at once ("database is locked") when another connection commits before its write.
+            with immediate(self.db):
+                self.book.check_epoch()
+                yield
+        except BaseException as exc:
+            self.book.forget()  # codes it learnt in the transaction were rolled back with it
+            if not isinstance(exc, sqlite3.Error):
+                raise
+            # A full disk or a read-only file must surface as one clear error the caller
+            # can act on (retry later), never as a half-written passage.
+            raise JournalError(f"cannot write the journal: {exc}") from exc
+
+    @contextmanager
     def _transaction(self) -> Iterator[list[JournalEvent]]:
         events: list[JournalEvent] = []
         with self._lock:
-            try:
-                # IMMEDIATE takes the write lock before sqlite-utils' schema reads: a deferred
-                # transaction that has read fails at once ("database is locked") when another
-                # connection (the outbox publisher, the panel) commits before its first write.
-                with immediate(self.db), self.db.atomic():  # a savepoint inside it
-                    yield events
-                    for event in events:
-                        for hook in self._hooks:
-                            hook(self.db, event)
-            except sqlite3.Error as exc:
-                # A full disk or a read-only file must surface as one clear error the caller
-                # can act on (retry later), never as a half-written passage.
-                raise JournalError(f"cannot write the journal: {exc}") from exc
+            if self._batch is not None:
+                yield events
+                self._run_hooks(events)
+                self._batch.extend(events)
+                return
+            with self._write():
+                yield events
+                self._run_hooks(events)
+        self._tell(events)
+
+    def _run_hooks(self, events: list[JournalEvent]) -> None:
+        for event in events:
+            for hook in self._hooks:
+                hook(self.db, event)
+
+    def _tell(self, events: list[JournalEvent]) -> None:
         for event in events:
             for listener in self._listeners:
                 try:
                     listener(event)
                 except Exception:  # a broken listener must not break recording
                     log.exception("journal listener failed for event %s", event.event_id)
+
+    # -- passages ---------------------------------------------------------------------------
 
     def record_passage(
         self,
@@ -100,11 +151,14 @@ class Journal(JournalQueries):
                           event_id=new_event_id(), actor=actor)
         with self._transaction() as events:
             # Never ordered before a passage this gate recorded earlier (clock stepped back).
-            row["order_at"] = max(row["at"], self._order_floor())
-            passage_id = self.db.table("passages").insert({**row, "granted": int(decision.granted)}
-                                                    ).last_pk
-            self._last_order_at = row["order_at"]
+            at, floor = to_us(row["at"]), self._order_floor()
+            row["order_at"] = row["at"] if at >= floor else us_text(floor)
+            passage_id = self._next("passage_id")
             row = {"id": passage_id, **row}
+            seq, link = self._chain(chain.Table.PASSAGES, chain.passage_content(row))
+            self._store_passage(encode_passage(self.book, row, passage_id=passage_id, seq=seq,
+                                               link=link))
+            self._last_order_us = max(at, floor)
             events.append(JournalEvent(row["event_id"], EventType.PASSAGE, row, row["grid_id"]))
             for spec in decision.alerts:
                 events.append(self._insert_alert(
@@ -117,6 +171,68 @@ class Journal(JournalQueries):
                     at=observation.seen_at,
                 ))
         return events
+
+    def _store_passage(self, values: tuple[Any, ...]) -> None:
+        conn = self.db.conn
+        conn.execute(_INSERT_PASSAGE, values)
+        if values[8] and values[0]:  # granted, and someone: the person's latest passage
+            conn.execute(_KEEP_LAST, values)
+
+    def _next(self, counter: str) -> int:
+        return int(self.db.conn.execute(
+            "UPDATE journal_counters SET value = value + 1 WHERE name = ? RETURNING value",
+            [counter]).fetchone()[0])
+
+    def _chain(self, table: str, content: list[Any]) -> tuple[int, int]:
+        """The next place in the chain and the record's link (inside the transaction)."""
+        conn = self.db.conn
+        seq, prev = conn.execute(
+            "SELECT s.value, l.value FROM journal_counters s, journal_counters l "
+            "WHERE s.name = 'chain_seq' AND l.name = 'chain_link'").fetchone()
+        seq += 1
+        link = chain.link(prev, table, seq, content)
+        conn.executemany("UPDATE journal_counters SET value = ? WHERE name = ?",
+                         [(seq, "chain_seq"), (link, "chain_link")])
+        return seq, link
+
+    def _order_floor(self) -> int:
+        if self._last_order_us is None:  # once per start: this gate's newest passage
+            row = self.db.conn.execute(
+                "SELECT at + order_lag FROM passage_log WHERE seq = "
+                "(SELECT max(seq) FROM passage_log WHERE seq IS NOT NULL)").fetchone()
+            self._last_order_us = row[0] if row else 0
+        return self._last_order_us
+
+    def record_peer_passage(self, row: Mapping[str, Any], *, seq: int) -> bool:
+        """Keep a passage another gate of the compound decided (its columns, PEER_COLUMNS);
+        True when it is new, False for one already held (replays and redeliveries are
+        harmless). It goes to no outbox and no chain: the gate that decided it signed it."""
+        if row["gate_id"] == self.gate_id:
+            raise ValueError(f"a peer passage cannot claim this gate's id {self.gate_id!r}")
+        values = {name: row[name] for name in PEER_COLUMNS}
+        values |= {"origin_seq": seq, "received_at": utc_text(self.clock.now()),
+                   "snapshot": None}
+        at, event_id = to_us(values["at"]), id_bytes(values["event_id"])
+        with self._lock, self._write():
+            conn = self.db.conn
+            if conn.execute("SELECT 1 FROM passage_log WHERE at = ? AND event_id = ?",
+                            [at, event_id]).fetchone():
+                return False
+            passage_id = self._next("passage_id")
+            stored = encode_passage(self.book, values, passage_id=passage_id)
+            self._store_passage(stored)
+            conn.execute("INSERT INTO journal_peer_seq VALUES (?, ?) ON CONFLICT (gate) "
+                         "DO UPDATE SET seq = max(seq, excluded.seq)", [stored[5], seq])
+        return True
+
+    def peer_high_water(self) -> dict[str, int]:
+        """The newest sequence number held of each peer gate (what catching up starts from)."""
+        rows = self.db.execute(
+            "SELECT n.name, s.seq FROM journal_peer_seq s JOIN journal_names n "
+            "ON n.kind = 1 AND n.code = s.gate").fetchall()
+        return {gate: int(seq) for gate, seq in rows if gate is not None}
+
+    # -- alerts and door events --------------------------------------------------------------
 
     def record_alert(
         self,
@@ -153,7 +269,14 @@ class Journal(JournalQueries):
             "message_zh": spec.message_zh,
             "message_en": spec.message_en,
         }
-        row = {"id": self.db.table("alerts").insert(row).last_pk, **row}
+        conn = self.db.conn
+        alert_id = conn.execute(
+            f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)}) VALUES "
+            f"({', '.join('?' * len(_ALERT_COLUMNS))}) RETURNING id",
+            [row[c] for c in _ALERT_COLUMNS]).fetchone()[0]
+        row = {"id": alert_id, **row}
+        seq, link = self._chain(chain.Table.ALERTS, chain.alert_content(row))
+        conn.execute("UPDATE alerts SET seq = ?, link = ? WHERE id = ?", [seq, link, alert_id])
         return JournalEvent(row["event_id"], EventType.ALERT, row, row["grid_id"])
 
     def record_door_event(self, door: str, kind: DoorEventKind, detail: str = "",
@@ -169,51 +292,18 @@ class Journal(JournalQueries):
             "actor": actor,
         }
         with self._transaction() as events:
-            row = {"id": self.db.table("door_events").insert(row).last_pk, **row}
+            seq, link = self._chain(chain.Table.DOORS, chain.door_content(row))
+            row = {"id": seq, **row}
+            self.db.conn.execute("INSERT INTO door_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 encode_door(self.book, row, link=link))
             events.append(JournalEvent(row["event_id"], EventType.DOOR, row))
         return events[0]
-
-    def _order_floor(self) -> str:
-        if self._last_order_at is None:  # once per start: this gate's newest passage
-            latest = self.db.execute("SELECT MAX(order_at) FROM passages "
-                                     "WHERE received_at IS NULL").fetchone()[0]
-            self._last_order_at = latest or ""
-        return self._last_order_at
-
-    def record_peer_passage(self, row: Mapping[str, Any], *, seq: int) -> bool:
-        """Keep a passage another gate of the compound decided (its columns, PEER_COLUMNS);
-        True when it is new, False for one already held (replays and redeliveries are
-        harmless). It goes to no outbox: the gate that decided it sends it."""
-        if row["gate_id"] == self.gate_id:
-            raise ValueError(f"a peer passage cannot claim this gate's id {self.gate_id!r}")
-        values = {name: row[name] for name in PEER_COLUMNS}
-        values["granted"] = int(bool(values["granted"]))
-        values |= {"origin_seq": seq, "received_at": utc_text(self.clock.now()),
-                   "snapshot": None}
-        names = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        with self._lock:
-            try:
-                with immediate(self.db):
-                    cursor = self.db.execute(
-                        f"INSERT OR IGNORE INTO passages ({names}) VALUES ({marks})",
-                        list(values.values()))
-            except sqlite3.Error as exc:
-                raise JournalError(f"cannot write the journal: {exc}") from exc
-        return cursor.rowcount == 1
-
-    def peer_high_water(self) -> dict[str, int]:
-        """The newest sequence number held of each peer gate (what catching up starts from)."""
-        rows = self.db.execute(
-            "SELECT gate_id, MAX(origin_seq) FROM passages WHERE origin_seq IS NOT NULL "
-            "GROUP BY gate_id").fetchall()
-        return {gate: int(seq) for gate, seq in rows}
 
     def acknowledge_alert(self, alert_id: int, by: str, comment: str = "") -> bool:
         """Mark an alert acknowledged; False when it does not exist or was already acknowledged."""
         with self._lock:
             try:
-                with self.db.atomic():
+                with immediate(self.db):
                     cursor = self.db.execute(
                         "UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?,"
                         " ack_comment = ?"

@@ -6,11 +6,13 @@ passage the journal could not write yet (full disk) never drift apart.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gate.journal.queries import utc_text
-from gate.model import Decision, Person
-from gate.observation import Observation
+from gate.journal.codec import utc_text
+
+if TYPE_CHECKING:
+    from gate.model import Decision, Person
+    from gate.observation import Observation
 
 # What another gate of the compound tells of its passage: the row without the snapshot, whose
 # file stays on that gate.
