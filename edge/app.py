@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from edge.blas import one_blas_thread, release_blas_threads
 from edge.reader.binding import Binding
 from edge.reader.pipeline import ReaderPipeline
+from edge.records import Pruner
 from edge.settings import Settings
 from edge.settings.core import ReaderSettings
 from gate.ballast import BALLAST_NAME, Ballast
@@ -126,6 +127,11 @@ class GateApp:
         }
         if settings.mqtt.enabled:
             self.sync = self._build_sync()
+        # Retention: soon after start, then daily, on a connection of its own (docs/journal.md).
+        prune_db = parts.enter_context(closing(open_database(self.db_path)))
+        self.pruner = Pruner(settings, self.journal.sibling(prune_db), self.clock)
+        self.pruner.start()
+        parts.callback(self.pruner.stop)
         # Last registered, first closed: readers stop before anything they use goes away.
         parts.callback(self._join_readers)
 

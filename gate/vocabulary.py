@@ -108,6 +108,7 @@ class EventType(StrEnum):
     PASSAGE = "passage"
     ALERT = "alert"
     DOOR = "door"
+    WIPE = "wipe"  # personal data erased on this gate (one person, or all): proof for the platform
     # Messages of the platform link itself, never journal events.
     COMMAND_RESULT = "command_result"
     SNAPSHOT_REQUEST = "snapshot_request"

@@ -79,6 +79,9 @@ class EventMessage(_Message):
             if name in self.data and not _member(words, self.data[name]):
                 raise ValueError(f"data.{name} {self.data[name]!r} is not a {words.__name__} "
                                  "the gate sends")
+        if (info.context or {}).get(_RECEIVED_KEY) and self.type == EventType.WIPE \
+                and not self.truncated:
+            WipeData.model_validate(self.data)
         return self
 
     def stub(self, reason: str) -> EventMessage:
@@ -87,6 +90,32 @@ class EventMessage(_Message):
                 if k in self.data}
         return self.model_copy(update={"truncated": True,
                                        "data": {**keep, "truncated_reason": reason}})
+
+
+class WipeData(BaseModel):
+    """The data of a `wipe` event: personal data erased on the gate, the platform's proof.
+    The gate's own journal keeps only that a wipe happened (a chained note at `chain_seq`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    scope: Literal["person", "all"]
+    person_id: str | None = Field(None, max_length=128, description="None for scope all.")
+    removed: int = Field(..., ge=0, description="Journal records erased.")
+    chain_seq: int = Field(..., ge=1, description="The wipe's note in the gate's hash chain.")
+    kept_for_rules: int = Field(0, ge=0, description="Passages a rule still needs, erased "
+                                "after held_until by the daily prune (a second event).")
+    held_until: str | None = None
+    completed: bool = Field(False, description="True for the event that erases those.")
+    removed_by_table: dict[str, int] = Field(default_factory=dict)
+
+
+class ChainHead(BaseModel):
+    """The newest record of the gate's hash chain (docs/journal.md, "Tamper evidence")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    seq: int = Field(..., ge=0)
+    link: str = Field(..., pattern=r"^[0-9a-f]{16}$")
 
 
 class StateMessage(_Message):
@@ -104,6 +133,8 @@ class StateMessage(_Message):
     inbound: dict[str, int] = Field(default_factory=dict,
                                     description="Platform messages handled, by outcome.")
     protocol: str | None = None
+    chain: ChainHead | None = Field(None, description="The journal's hash chain head: a "
+                                    "journal rewritten later no longer matches it.")
 
 
 def _member(words: type[StrEnum], value: Any) -> bool:

@@ -12,6 +12,7 @@ BENCHMARKS = {
     "faces": "edge.bench.faces:bench_faces",
     "sync": "edge.bench.sync:bench_sync",
     "fleet": "edge.bench.fleet:bench_fleet",
+    "journal": "edge.bench.journal:bench_journal",
 }
 
 

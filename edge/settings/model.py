@@ -19,6 +19,7 @@ from edge.settings.core import (
 from edge.settings.faces import FacesSettings
 from edge.settings.mqtt import MqttSettings
 from edge.settings.panel import PanelSettings
+from edge.settings.retention import RetentionSettings
 from gate.model import Colour
 from gate.policy import Policy
 
@@ -54,6 +55,7 @@ class Settings(Section):
     readers: list[ReaderSettings] = Field(..., min_length=1, description="One per camera.")
     door: DoorSettings = Field(default_factory=DoorSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     passes: PassesSettings
     vision: VisionSettings = Field(default_factory=VisionSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)

@@ -24,6 +24,7 @@ from typing import Any
 from gate.journal.codec import to_us
 
 GENESIS = 0  # the "previous link" of the first record
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 class Table:
@@ -37,8 +38,7 @@ class Table:
 
 def link(prev: int, table: str, seq: int, content: Sequence[Any]) -> int:
     """The link of a record: 8 bytes of BLAKE2b over the previous link and its content."""
-    data = json.dumps([table, seq, *content], ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False).encode()
+    data = _JSON([table, seq, *content]).encode()
     digest = blake2b(prev.to_bytes(8, "big", signed=True) + data, digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 

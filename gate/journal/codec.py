@@ -19,6 +19,7 @@ US = 1_000_000  # microseconds per second
 _DAY_US = 86_400 * US
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REASON_SEPARATOR = "\x1f"  # between the zh and en text of a reason name
+MILLIONTHS = 1_000_000  # a face distance is kept to six decimals, as an integer
 
 
 class Kind(IntEnum):
@@ -124,11 +125,9 @@ class NameBook:
         self._names: dict[tuple[int, int], str | None] = {}
         self._epoch: int | None = None
 
-    def check_epoch(self) -> None:
-        """Forget cached codes when a wipe blanked names since (call inside a transaction)."""
-        row = self.conn.execute(
-            "SELECT value FROM journal_counters WHERE name = 'names_epoch'").fetchone()
-        epoch = row[0] if row else 0
+    def check_epoch(self, epoch: int) -> None:
+        """Forget cached codes when a wipe blanked names since (`epoch`: the names_epoch
+        counter, read inside the write transaction)."""
         if epoch != self._epoch:
             self.forget()
             self._epoch = epoch
@@ -210,7 +209,9 @@ def encode_passage(book: NameBook, row: Mapping[str, Any], *, passage_id: int,
         "event_id": id_bytes(row["event_id"]), "direction": DIRECTIONS.index(row["direction"]),
         "granted": int(bool(row["granted"])), "colour": COLOURS.get(row["colour"] or ""),
         "reason": book.code(Kind.REASON, reason_name(row["reason_zh"], row["reason_en"])),
-        "face_distance": row["face_distance"], "faces_in_view": row["faces_in_view"],
+        "face_distance": None if row["face_distance"] is None else round(
+            row["face_distance"] * MILLIONTHS),
+        "faces_in_view": row["faces_in_view"],
         "snapshot": row.get("snapshot"), "origin_seq": row.get("origin_seq"),
         "received_lag": None if received is None else to_us(received) - at,
         "seq": seq, "link": link,
@@ -232,18 +233,21 @@ def decode_passages(book: NameBook, raws: Sequence[Sequence[Any]]) -> list[dict[
          grid, pass_, method, colour, rule, reason, face_distance, faces_in_view, snapshot,
          actor, origin_seq, received, _seq, _link) in raws:
         zh, en = split_reason(reasons.get(reason))
+        at_text = us_text(at)
         out.append({
-            "id": passage_id, "event_id": event_id.hex(), "at": us_text(at),
+            "id": passage_id, "event_id": event_id.hex(), "at": at_text,
             "gate_id": names["gate"][gate], "reader_id": names["reader"][reader],
             "direction": DIRECTIONS[direction], "person_id": names["person"].get(person),
             "household_id": names["household"].get(household),
             "grid_id": names["grid"].get(grid), "pass_id": names["pass"].get(pass_),
             "method": names["method"][method], "colour": COLOUR_NAMES.get(colour),
             "granted": bool(granted), "rule": names["rule"][rule], "reason_zh": zh,
-            "reason_en": en, "face_distance": face_distance, "faces_in_view": faces_in_view,
+            "reason_en": en,
+            "face_distance": None if face_distance is None else face_distance / MILLIONTHS,
+            "faces_in_view": faces_in_view,
             "snapshot": snapshot, "actor": names["actor"].get(actor), "origin_seq": origin_seq,
             "received_at": None if received is None else us_text(at + received),
-            "order_at": us_text(at + lag),
+            "order_at": us_text(at + lag) if lag else at_text,
         })
     return out
 

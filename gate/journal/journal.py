@@ -37,6 +37,7 @@ _KEEP_LAST = (f"INSERT INTO passage_last ({', '.join(STORED)}) VALUES ({_MARKS})
               f"ON CONFLICT (person) DO UPDATE SET "
               f"{', '.join(f'{c} = excluded.{c}' for c in STORED if c != 'person')} "
               f"WHERE excluded.at + excluded.order_lag >= passage_last.at + passage_last.order_lag")
+_GRANTED, _PERSON, _GATE = STORED.index("granted"), STORED.index("person"), STORED.index("gate")
 _ALERT_COLUMNS = ("event_id", "at", "gate_id", "reader_id", "kind", "severity", "person_id",
                   "household_id", "grid_id", "passage_id", "message_zh", "message_en")
 
@@ -67,6 +68,7 @@ class Journal(JournalQueries):
         self._listeners: list[Listener] = []
         self._last_order_us: int | None = None  # order_at of this gate's newest passage
         self._batch: list[JournalEvent] | None = None  # events of an open batch()
+        self._counters: dict[str, int] = {}  # journal_counters, inside a write transaction
 
     def add_transaction_hook(self, hook: TransactionHook) -> None:
         """Run `hook(db, event)` inside the transaction of every record (e.g. the outbox)."""
@@ -76,6 +78,20 @@ class Journal(JournalQueries):
         """Call `listener(event)` after every committed record (e.g. the panel's live feed)."""
         self._listeners.append(listener)
 
+    def sibling(self, db: Database) -> Journal:
+        """The same journal through another connection, with the same hooks and listeners
+        (background work, such as the daily prune, that must not hold this connection)."""
+        other = Journal(db, gate_id=self.gate_id, clock=self.clock)
+        other._hooks, other._listeners = self._hooks, self._listeners
+        return other
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the journal's connection, for the gate's other tables that
+        change with the journal (a wipe's face encodings); committed or rolled back whole."""
+        with self._lock, self._write():
+            yield self.db.conn
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Record many in one transaction (imports, the journal benchmark): each record is
@@ -84,9 +100,9 @@ class Journal(JournalQueries):
             if self._batch is not None:
                 yield
                 return
-            self._batch = []
             try:
                 with self._write():
+                    self._batch = []
                     yield
                 events = self._batch
             finally:
@@ -95,12 +111,24 @@ class Journal(JournalQueries):
 
     @contextmanager
     def _write(self) -> Iterator[None]:
+        """The write transaction (the open batch's, if any); call holding `_lock`."""
+        if self._batch is not None:
+            yield
+            return
         try:
             # IMMEDIATE takes the write lock first: a deferred transaction that has read fails
             # at once ("database is locked") when another connection commits before its write.
             with immediate(self.db):
-                self.book.check_epoch()
+                # The counters (ids, the chain's head) live in memory for the transaction and
+                # are written back once, before it commits.
+                self._counters = dict(self.db.conn.execute(
+                    "SELECT name, value FROM journal_counters"))
+                start = dict(self._counters)
+                self.book.check_epoch(self._counters.get("names_epoch", 0))
                 yield
+                self.db.conn.executemany(
+                    "UPDATE journal_counters SET value = ? WHERE name = ?",
+                    [(v, k) for k, v in self._counters.items() if start.get(k) != v])
         except BaseException as exc:
             self.book.forget()  # codes it learnt in the transaction were rolled back with it
             if not isinstance(exc, sqlite3.Error):
@@ -113,14 +141,12 @@ class Journal(JournalQueries):
     def _transaction(self) -> Iterator[list[JournalEvent]]:
         events: list[JournalEvent] = []
         with self._lock:
-            if self._batch is not None:
-                yield events
-                self._run_hooks(events)
-                self._batch.extend(events)
-                return
             with self._write():
                 yield events
                 self._run_hooks(events)
+            if self._batch is not None:
+                self._batch.extend(events)
+                return
         self._tell(events)
 
     def _run_hooks(self, events: list[JournalEvent]) -> None:
@@ -147,52 +173,53 @@ class Journal(JournalQueries):
         actor: str | None = None,
     ) -> list[JournalEvent]:
         """Record one decision as a passage, with its alerts, in one transaction."""
+        with self._transaction() as events:
+            events += self._add_passage(observation, decision, person, actor)
+        return events
+
+    def _add_passage(self, observation: Observation, decision: Decision, person: Person | None,
+                     actor: str | None) -> list[JournalEvent]:
+        """Write a passage and its alerts inside the open transaction; their events."""
         row = passage_row(observation, decision, person, gate_id=self.gate_id,
                           event_id=new_event_id(), actor=actor)
-        with self._transaction() as events:
-            # Never ordered before a passage this gate recorded earlier (clock stepped back).
-            at, floor = to_us(row["at"]), self._order_floor()
-            row["order_at"] = row["at"] if at >= floor else us_text(floor)
-            passage_id = self._next("passage_id")
-            row = {"id": passage_id, **row}
-            seq, link = self._chain(chain.Table.PASSAGES, chain.passage_content(row))
-            self._store_passage(encode_passage(self.book, row, passage_id=passage_id, seq=seq,
-                                               link=link))
-            self._last_order_us = max(at, floor)
-            events.append(JournalEvent(row["event_id"], EventType.PASSAGE, row, row["grid_id"]))
-            for spec in decision.alerts:
-                events.append(self._insert_alert(
-                    spec,
-                    reader_id=row["reader_id"],
-                    person_id=row["person_id"],
-                    household_id=row["household_id"],
-                    grid_id=row["grid_id"],
-                    passage_id=passage_id,
-                    at=observation.seen_at,
-                ))
+        # Never ordered before a passage this gate recorded earlier (clock stepped back).
+        at, floor = to_us(row["at"]), self._order_floor()
+        row["order_at"] = row["at"] if at >= floor else us_text(floor)
+        passage_id = self._next("passage_id")
+        row = {"id": passage_id, **row}
+        seq, link = self._chain(chain.Table.PASSAGES, chain.passage_content(row))
+        self._store_passage(encode_passage(self.book, row, passage_id=passage_id, seq=seq,
+                                           link=link))
+        self._last_order_us = max(at, floor)
+        events = [JournalEvent(row["event_id"], EventType.PASSAGE, row, row["grid_id"])]
+        for spec in decision.alerts:
+            events.append(self._insert_alert(
+                spec,
+                reader_id=row["reader_id"],
+                person_id=row["person_id"],
+                household_id=row["household_id"],
+                grid_id=row["grid_id"],
+                passage_id=passage_id,
+                at=observation.seen_at,
+            ))
         return events
 
     def _store_passage(self, values: tuple[Any, ...]) -> None:
         conn = self.db.conn
         conn.execute(_INSERT_PASSAGE, values)
-        if values[8] and values[0]:  # granted, and someone: the person's latest passage
+        if values[_GRANTED] and values[_PERSON]:  # someone's latest granted passage
             conn.execute(_KEEP_LAST, values)
 
     def _next(self, counter: str) -> int:
-        return int(self.db.conn.execute(
-            "UPDATE journal_counters SET value = value + 1 WHERE name = ? RETURNING value",
-            [counter]).fetchone()[0])
+        value: int = self._counters[counter] + 1
+        self._counters[counter] = value
+        return value
 
     def _chain(self, table: str, content: list[Any]) -> tuple[int, int]:
         """The next place in the chain and the record's link (inside the transaction)."""
-        conn = self.db.conn
-        seq, prev = conn.execute(
-            "SELECT s.value, l.value FROM journal_counters s, journal_counters l "
-            "WHERE s.name = 'chain_seq' AND l.name = 'chain_link'").fetchone()
-        seq += 1
-        link = chain.link(prev, table, seq, content)
-        conn.executemany("UPDATE journal_counters SET value = ? WHERE name = ?",
-                         [(seq, "chain_seq"), (link, "chain_link")])
+        seq = self._next("chain_seq")
+        link = self._counters["chain_link"] = chain.link(self._counters["chain_link"], table,
+                                                         seq, content)
         return seq, link
 
     def _order_floor(self) -> int:
@@ -222,7 +249,7 @@ class Journal(JournalQueries):
             stored = encode_passage(self.book, values, passage_id=passage_id)
             self._store_passage(stored)
             conn.execute("INSERT INTO journal_peer_seq VALUES (?, ?) ON CONFLICT (gate) "
-                         "DO UPDATE SET seq = max(seq, excluded.seq)", [stored[5], seq])
+                         "DO UPDATE SET seq = max(seq, excluded.seq)", [stored[_GATE], seq])
         return True
 
     def peer_high_water(self) -> dict[str, int]:
@@ -282,6 +309,13 @@ class Journal(JournalQueries):
     def record_door_event(self, door: str, kind: DoorEventKind, detail: str = "",
                           actor: str | None = None) -> JournalEvent:
         """Record what a door did or had done to it."""
+        with self._transaction() as events:
+            events.append(self._add_door_event(door, kind, detail, actor))
+        return events[0]
+
+    def _add_door_event(self, door: str, kind: DoorEventKind, detail: str,
+                        actor: str | None) -> JournalEvent:
+        """Write a door event inside the open transaction; its event."""
         row: dict[str, Any] = {
             "event_id": new_event_id(),
             "at": utc_text(self.clock.now()),
@@ -291,13 +325,11 @@ class Journal(JournalQueries):
             "detail": detail,
             "actor": actor,
         }
-        with self._transaction() as events:
-            seq, link = self._chain(chain.Table.DOORS, chain.door_content(row))
-            row = {"id": seq, **row}
-            self.db.conn.execute("INSERT INTO door_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                 encode_door(self.book, row, link=link))
-            events.append(JournalEvent(row["event_id"], EventType.DOOR, row))
-        return events[0]
+        seq, link = self._chain(chain.Table.DOORS, chain.door_content(row))
+        row = {"id": seq, **row}
+        self.db.conn.execute("INSERT INTO door_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             encode_door(self.book, row, link=link))
+        return JournalEvent(row["event_id"], EventType.DOOR, row)
 
     def acknowledge_alert(self, alert_id: int, by: str, comment: str = "") -> bool:
         """Mark an alert acknowledged; False when it does not exist or was already acknowledged."""

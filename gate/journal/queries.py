@@ -32,7 +32,18 @@ __all__ = ["JournalQueries", "utc_text"]
 
 _SELECT = f"SELECT {', '.join(STORED)} FROM passage_log"
 _SELECT_LAST = f"SELECT {', '.join(STORED)} FROM passage_last"
+# Time ranges: the planner, without statistics, would walk the id index for an ORDER BY id.
+_BY_TIME = _SELECT + " INDEXED BY passage_log_at"
+_BY_SEQ = _SELECT + " INDEXED BY passage_log_seq"
+_FIRST_OWN = ("SELECT seq, id FROM passage_log INDEXED BY passage_log_seq WHERE seq >= ? "
+              "ORDER BY seq LIMIT 1")
 _ORDER = "at + order_lag"  # order_at
+
+
+def quota_need(policy: Policy) -> timedelta:
+    """How far back a decision reads a household's yellow exits (its quota period, a day
+    more for where the period's start falls)."""
+    return timedelta(days=policy.yellow.period_days + 1)
 
 
 def _ref(row: dict[str, Any]) -> PassageRef:
@@ -87,7 +98,7 @@ class JournalQueries:
         household: tuple[PassageRef, ...] = ()
         code = self._code(Kind.HOUSEHOLD, household_id)
         if code is not None:
-            since = now - timedelta(days=policy.yellow.period_days + 1)
+            since = now - quota_need(policy)
             raws = self.conn.execute(
                 "SELECT person, at, reader FROM passage_log INDEXED BY passage_log_yellow_exits "
                 "WHERE household = ? AND granted = 1 AND direction = 1 AND colour = 2 "
@@ -103,7 +114,7 @@ class JournalQueries:
         if gate is not None:
             since = now - timedelta(seconds=max(policy.yellow.companion_window_s, 1))
             recent = tuple(_ref(r) for r in self._passages(
-                _SELECT + " WHERE at >= ? AND gate = ? AND granted = 1 AND direction = 1 "
+                _BY_TIME + " WHERE at >= ? AND gate = ? AND granted = 1 AND direction = 1 "
                 "AND person != 0 ORDER BY id", [to_us(since), gate]))
         return History(last_passage=last, household_exits=household, recent_exits=recent)
 
@@ -136,7 +147,7 @@ class JournalQueries:
                          gate_id: str | None = None) -> list[dict[str, Any]]:
         """Passages from `start` (inclusive) to `end` (exclusive), oldest first; of one gate of
         the compound or of all."""
-        sql = _SELECT + " WHERE at >= ? AND at < ?"
+        sql = _BY_TIME + " WHERE at >= ? AND at < ?"
         params: list[Any] = [to_us(start), to_us(end)]
         if gate_id is not None:
             gate = self._code(Kind.GATE, gate_id)
@@ -151,7 +162,8 @@ class JournalQueries:
         granted (counts per hour; from the time index alone)."""
         return [(from_us(at), "out" if direction else "in", bool(granted))
                 for at, direction, granted in self.conn.execute(
-                    "SELECT at, direction, granted FROM passage_log WHERE at >= ? AND at < ?",
+                    "SELECT at, direction, granted FROM passage_log INDEXED BY passage_log_at "
+                    "WHERE at >= ? AND at < ?",
                     [to_us(start), to_us(end)])]
 
     def contacts(self, person_id: str, within: timedelta, *,
@@ -169,7 +181,7 @@ class JournalQueries:
         found: dict[str, dict[str, Any]] = {}
         for event_id, gate, at in own:
             for row in self._passages(
-                    _SELECT + " WHERE at >= ? AND at <= ? AND gate = ? AND granted = 1 "
+                    _BY_TIME + " WHERE at >= ? AND at <= ? AND gate = ? AND granted = 1 "
                     "AND person NOT IN (0, ?)", [at - span, at + span, gate, person]):
                 gap = abs(to_us(row["at"]) - at) / 1e6
                 if row["event_id"] not in found or gap < found[row["event_id"]]["gap_s"]:
@@ -179,19 +191,34 @@ class JournalQueries:
         return sorted(found.values(), key=lambda r: (r["at"], r["id"]))
 
     def recent_passages(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The latest passages, newest first."""
-        return self._passages(_SELECT + " ORDER BY id DESC LIMIT ?", [limit])
+        """The latest passages at every gate, newest first."""
+        return self._passages(_BY_TIME + " ORDER BY at DESC, id DESC LIMIT ?", [limit])
 
     def own_passages(self, *, after_id: int | None = None, since: datetime | None = None,
                      limit: int = 1000) -> list[dict[str, Any]]:
         """This gate's own passages in recording order: after the one with `after_id`, or
         those that happened from `since` (what a peer's catch-up asks for)."""
         if after_id is not None:
-            sql, params = " WHERE id > ?", [after_id]
+            sql = _BY_SEQ + " WHERE seq >= ? AND id > ? ORDER BY seq LIMIT ?"
+            params = [self._own_seq_after(after_id), after_id, limit]
         else:
-            sql, params = " WHERE at >= ?", [to_us(since) if since else 0]
-        return self._passages(_SELECT + sql + " AND received_lag IS NULL ORDER BY id LIMIT ?",
-                              [*params, limit])
+            sql = _BY_TIME + " WHERE at >= ? AND received_lag IS NULL ORDER BY id LIMIT ?"
+            params = [to_us(since) if since else 0, limit]
+        return self._passages(sql, params)
+
+    def _own_seq_after(self, after_id: int) -> int:
+        """The place in the chain of this gate's first passage recorded after `after_id`:
+        own ids and places grow together, so a bisection of the seq index finds it."""
+        low, high = 0, int(self.conn.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM passage_log").fetchone()[0])
+        while low < high:
+            middle = (low + high) // 2
+            row = self.conn.execute(_FIRST_OWN, [middle]).fetchone()
+            if row is None or row[1] > after_id:
+                high = middle
+            else:
+                low = row[0] + 1
+        return low
 
     def yellow_exits(self, household_id: str, start: datetime,
                      end: datetime) -> list[dict[str, Any]]:

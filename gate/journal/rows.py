@@ -43,7 +43,9 @@ def passage_row(observation: Observation, decision: Decision, person: Person | N
         "rule": decision.rule,
         "reason_zh": decision.reason_zh,
         "reason_en": decision.reason_en,
-        "face_distance": observation.face_distance,
+        # Six decimals: the journal keeps it as an integer of millionths (gate/journal/codec).
+        "face_distance": None if observation.face_distance is None else round(
+            float(observation.face_distance), 6),
         "faces_in_view": observation.faces_in_view,
         "snapshot": observation.snapshot,
         "actor": actor,

@@ -115,7 +115,8 @@ def _peer_passages(db: Database) -> None:
 
 _PASSAGE_COLUMNS = """
     person INTEGER NOT NULL,         -- journal_names code (kind 3); 0: nobody identified
-    id INTEGER NOT NULL,             -- order of recording at this gate, own and peer passages
+    id INTEGER NOT NULL,             -- order of recording at this gate (own and peer passages);
+                                     -- own passages' ids grow with their seq
     at INTEGER NOT NULL,             -- UTC microseconds since 1970
     order_lag INTEGER NOT NULL,      -- order_at - at: 0 unless this gate's clock stepped back
     event_id BLOB NOT NULL,          -- 16 bytes
@@ -130,7 +131,7 @@ _PASSAGE_COLUMNS = """
     colour INTEGER,                  -- 1 green, 2 yellow, 3 red, 4 white
     rule INTEGER NOT NULL,
     reason INTEGER NOT NULL,         -- journal_names code of "zh<US>en": the words shown
-    face_distance REAL,
+    face_distance INTEGER,           -- millionths
     faces_in_view INTEGER NOT NULL,
     snapshot TEXT,
     actor INTEGER,
@@ -165,7 +166,7 @@ def _create_views(db: Database) -> None:
             p.granted AS granted, n_rule.name AS rule,
             substr({reason}, 1, instr({reason}, char(31)) - 1) AS reason_zh,
             substr({reason}, instr({reason}, char(31)) + 1) AS reason_en,
-            p.face_distance AS face_distance, p.faces_in_view AS faces_in_view,
+            p.face_distance / 1000000.0 AS face_distance, p.faces_in_view AS faces_in_view,
             p.snapshot AS snapshot, n_actor.name AS actor, p.origin_seq AS origin_seq,
             CASE WHEN p.received_lag IS NOT NULL THEN {iso_sql("(p.at + p.received_lag)")}
                 END AS received_at,
@@ -195,7 +196,6 @@ def _compact_chained(db: Database) -> None:
     # Clustered by person: a whole trajectory is a few neighbouring pages, even cold.
     db.execute(f"CREATE TABLE passage_log ({_PASSAGE_COLUMNS}, PRIMARY KEY (person, id))"
                " WITHOUT ROWID")
-    db.execute("CREATE UNIQUE INDEX passage_log_id ON passage_log (id)")
     # Time windows, contacts and today's counts read this index alone for their filters.
     db.execute("CREATE INDEX passage_log_at ON passage_log (at, gate, granted, direction)")
     # The household quota counts granted yellow exits only.
@@ -256,8 +256,11 @@ def _convert(db: Database) -> None:
     passages = _rows(db, "SELECT * FROM passages ORDER BY id")
     doors = _rows(db, "SELECT * FROM door_events ORDER BY id")
     alerts = _rows(db, "SELECT * FROM alerts ORDER BY id")
+    # Own passages by order_at: never decreasing in recording order, so their places in the
+    # chain grow with their ids (JournalQueries.own_passages relies on it).
     own: list[tuple[str, int, str, dict[str, Any]]] = [
-        (p["at"], 0, chain.Table.PASSAGES, p) for p in passages if p["received_at"] is None]
+        (p["order_at"], 0, chain.Table.PASSAGES, p) for p in passages
+        if p["received_at"] is None]
     own += [(d["at"], 1, chain.Table.DOORS, d) for d in doors]
     own += [(a["at"], 2, chain.Table.ALERTS, a) for a in alerts]
     own.sort(key=lambda r: (r[0], r[1], r[3]["id"]))

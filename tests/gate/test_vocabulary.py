@@ -141,5 +141,5 @@ def test_members_are_their_plain_strings() -> None:
         for member in vocabulary:
             assert member == member.value and f"{member}" == member.value
     assert Rule("green.in") is Rule.GREEN_IN
-    assert [e.value for e in EventType] == ["passage", "alert", "door", "command_result",
-                                            "snapshot_request"]
+    assert [e.value for e in EventType] == ["passage", "alert", "door", "wipe",
+                                            "command_result", "snapshot_request"]
