@@ -36,16 +36,19 @@ PERSONAL_TABLES = (
     "face_gallery", "face_snapshots", "outbox", "outbox_dead", "panel_users", "panel_sessions",
     "panel_visitors")  # the journal's own tables: gate.journal.wipe.wipe_all
 KEPT_TABLES = {
-    "versions": "document versions; the bodies of roster and permits are emptied",
-    "face_gallery_version": "a counter", "sync_counters": "counters", "sync_nonces":
-    "command nonces, no person", "journal_counters": "counters and the chain's head",
-    "journal_notes": "what prunes and wipes removed, never whose", "journal_names": "names of "
-    "persons and anything personal are blanked; gates, readers and rules stay",
-    "journal_chain_gaps": "links (hashes) of removed records", "journal_peer_seq": "peer "
-    "gates' sequence numbers", "_sqlite_migrations": "schema versions",
-    "sqlite_sequence": "SQLite's counters", "passage_log": "wiped by the journal",
-    "passage_last": "wiped by the journal", "door_log": "wiped by the journal", "alerts":
-    "wiped by the journal", "journal_wipes": "wiped by the journal",
+    "versions": "document versions; the bodies of roster, permits and revocations are emptied",
+    "face_gallery_version": "a counter",
+    "sync_counters": "counters",
+    "sync_nonces": "command nonces, no person",
+    "journal_counters": "counters and the chain's head",
+    "journal_notes": "what prunes and wipes removed, never whose",
+    "journal_names": "names of persons and all else personal are blanked; gates, rules stay",
+    "journal_chain_gaps": "links (hashes) of removed records",
+    "journal_peer_seq": "the peer gates' sequence numbers",
+    "_sqlite_migrations": "schema versions",
+    "sqlite_sequence": "SQLite's counters",
+    **dict.fromkeys(("passage_log", "passage_last", "door_log", "alerts", "journal_wipes"),
+                    "emptied by gate.journal.wipe.wipe_all"),
 }
 
 

@@ -167,7 +167,10 @@ class NameBook:
             return code
         row = self.conn.execute("SELECT code FROM journal_names WHERE kind = ? AND name = ?",
                                 [kind, name]).fetchone()
-        return None if row is None else int(row[0])
+        if row is None:
+            return None
+        self._codes[(kind, name)] = code = int(row[0])
+        return code
 
     def names(self, kind: Kind, codes: Iterable[int | None]) -> dict[int, str | None]:
         """Names of codes of one kind (loaded once, in one query, then cached)."""
@@ -180,7 +183,9 @@ class NameBook:
                     f"SELECT code, name FROM journal_names WHERE kind = ? AND code IN ({marks})",
                     [kind, *part]):
                 self._names[(kind, code)] = name
-        return {c: self._names.get((kind, c)) for c in wanted}
+            for code in part:  # 0 (nobody) and blanked names: None, asked once
+                self._names.setdefault((kind, code), None)
+        return {c: self._names[(kind, c)] for c in wanted}
 
 
 # -- passages ----------------------------------------------------------------------------------
@@ -190,7 +195,6 @@ STORED = ("person", "id", "at", "order_lag", "event_id", "gate", "reader", "dire
           "granted", "household", "grid", "pass", "method", "colour", "rule", "reason",
           "face_distance", "faces_in_view", "snapshot", "actor", "origin_seq", "received_lag",
           "seq", "link")
-_POS = {name: i for i, name in enumerate(STORED)}
 # Name-coded columns: stored column -> (kind, row key).
 _NAMED = (("person", Kind.PERSON, "person_id"), ("gate", Kind.GATE, "gate_id"),
           ("reader", Kind.READER, "reader_id"), ("household", Kind.HOUSEHOLD, "household_id"),
@@ -225,9 +229,9 @@ def encode_passage(book: NameBook, row: Mapping[str, Any], *, passage_id: int,
 def decode_passages(book: NameBook, raws: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     """Passage rows as the journal always showed them (the columns of the `passages` view),
     `granted` as a bool."""
-    names = {column: book.names(kind, (r[_POS[column]] for r in raws))
+    names = {column: book.names(kind, (r[STORED.index(column)] for r in raws))
              for column, kind, _ in _NAMED}
-    reasons = book.names(Kind.REASON, (r[_POS["reason"]] for r in raws))
+    reasons = book.names(Kind.REASON, (r[STORED.index("reason")] for r in raws))
     out = []
     for (person, passage_id, at, lag, event_id, gate, reader, direction, granted, household,
          grid, pass_, method, colour, rule, reason, face_distance, faces_in_view, snapshot,
@@ -253,9 +257,6 @@ def decode_passages(book: NameBook, raws: Sequence[Sequence[Any]]) -> list[dict[
 
 
 # -- door events -------------------------------------------------------------------------------
-
-DOOR_STORED = ("seq", "event_id", "at", "gate", "door", "kind", "detail", "actor", "link")
-
 
 def encode_door(book: NameBook, row: Mapping[str, Any], *, link: int) -> tuple[Any, ...]:
     """The stored values of a door event row (`id` is its place in the chain)."""

@@ -27,6 +27,9 @@ def test_bench_journal_prints_every_figure(tmp_path: Path) -> None:
     assert figures["trajectory_rows"] > 0 and figures["who_is_out_rows"] > 0
     assert figures["history_p95_ms"] >= figures["history_ms"]
     assert figures["cold_method"] in ("drop_caches", "posix_fadvise_dontneed")
+    if figures["cold_method"] == "drop_caches":
+        assert figures["cold_file_method"] == "posix_fadvise_dontneed"
+        assert figures["trajectory_cold_file_ms"] > 0
     assert 40 < figures["bytes_per_passage"] < figures["file_bytes_per_passage"]
     assert figures["cli_first_byte_ms"] > 0 and figures["cli_lines"] >= 1
     assert 0 < figures["chain_us_per_passage"] < 1000  # well under a millisecond
