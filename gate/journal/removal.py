@@ -43,10 +43,13 @@ class Doomed:
         return {seq: link for seq, link in out.items() if link is not None}
 
 
-def _present(conn: sqlite3.Connection, seq: int) -> bool:
-    return any(conn.execute(sql, [seq]).fetchone() for sql in (
-        "SELECT 1 FROM passage_log WHERE seq = ?", "SELECT 1 FROM door_log WHERE seq = ?",
-        "SELECT 1 FROM alerts WHERE seq = ?", "SELECT 1 FROM journal_notes WHERE seq = ?"))
+def link_at(conn: sqlite3.Connection, seq: int) -> int | None:
+    """The link of the record at this place of the chain; None when it is not there."""
+    for table in ("passage_log", "door_log", "alerts", "journal_notes"):
+        row = conn.execute(f"SELECT link FROM {table} WHERE seq = ?", [seq]).fetchone()
+        if row is not None:
+            return int(row[0])
+    return None
 
 
 def remove(journal: Journal, pick: Callable[[sqlite3.Connection], Doomed], *, action: str,
@@ -65,7 +68,7 @@ def remove(journal: Journal, pick: Callable[[sqlite3.Connection], Doomed], *, ac
         head = journal._counters["chain_seq"]
         gaps = [(seq, link) for seq, link in sorted(chained.items())
                 # The successor of this record stays: keep this record's link for its check.
-                if seq + 1 not in chained and (seq == head or _present(conn, seq + 1))]
+                if seq + 1 not in chained and (seq == head or link_at(conn, seq + 1) is not None)]
         conn.executemany("DELETE FROM journal_chain_gaps WHERE seq = ?",
                          [(seq - 1,) for seq in chained])
         conn.executemany("INSERT OR REPLACE INTO journal_chain_gaps VALUES (?, ?)", gaps)
@@ -74,19 +77,28 @@ def remove(journal: Journal, pick: Callable[[sqlite3.Connection], Doomed], *, ac
         conn.executemany("DELETE FROM passage_last WHERE person = ? AND id = ?", keys)
         conn.executemany("DELETE FROM door_log WHERE seq = ?", [(s,) for s, _ in doomed.doors])
         conn.executemany("DELETE FROM alerts WHERE id = ?", [(a,) for a, _, _ in doomed.alerts])
-        now = journal.clock.now()
-        row: dict[str, Any] = {
-            "at": to_us(now), "action": action,
-            "detail": json.dumps(detail, sort_keys=True, separators=(",", ":")),
-            "removed": len(chained)}
-        seq, link = journal._chain(chain.Table.NOTES, chain.note_content(row))
-        conn.execute("INSERT INTO journal_notes VALUES (?, ?, ?, ?, ?, ?)",
-                     [seq, row["at"], action, row["detail"], row["removed"], link])
+        seq = write_note(journal, action, detail, len(chained))
         if event is not None:
             data = {**(event_data or {}), "removed": len(doomed), "chain_seq": seq,
-                    "at": utc_text(now), "gate_id": journal.gate_id}
+                    "at": utc_text(journal.clock.now()), "gate_id": journal.gate_id}
             events.append(JournalEvent(new_event_id(), event, data))
     return doomed, events
+
+
+def write_note(journal: Journal, action: str, detail: dict[str, Any], removed: int) -> int:
+    """The chained note of a removal (inside the open transaction); its place in the chain."""
+    row: dict[str, Any] = {
+        "at": to_us(journal.clock.now()), "action": action,
+        "detail": json.dumps(detail, sort_keys=True, separators=(",", ":")), "removed": removed}
+    seq, link = journal._chain(chain.Table.NOTES, chain.note_content(row))
+    journal.db.conn.execute("INSERT INTO journal_notes VALUES (?, ?, ?, ?, ?, ?)",
+                            [seq, row["at"], action, row["detail"], removed, link])
+    return seq
+
+
+def names_changed(journal: Journal) -> None:
+    """Every writer forgets its cached codes before its next transaction (inside one)."""
+    journal._counters["names_epoch"] = journal._counters.get("names_epoch", 0) + 1
 
 
 def blank_names(journal: Journal, kind: int, codes: Iterable[int]) -> int:
@@ -99,6 +111,6 @@ def blank_names(journal: Journal, kind: int, codes: Iterable[int]) -> int:
         conn = journal.db.conn
         conn.executemany("UPDATE journal_names SET name = NULL WHERE kind = ? AND code = ?",
                          [(kind, c) for c in codes])
-        journal._counters["names_epoch"] = journal._counters.get("names_epoch", 0) + 1
+        names_changed(journal)
     journal.book.forget()
     return len(codes)

@@ -17,11 +17,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gate.events import JournalEvent
-from gate.journal import chain
 from gate.journal.codec import OUT, YELLOW, Kind, from_us, to_us, utc_text
 from gate.journal.journal import new_event_id
 from gate.journal.queries import quota_need
-from gate.journal.removal import Doomed, blank_names, remove
+from gate.journal.removal import (
+    Doomed,
+    blank_names,
+    link_at,
+    names_changed,
+    remove,
+    write_note,
+)
 from gate.vocabulary import EventType
 
 if TYPE_CHECKING:
@@ -155,7 +161,7 @@ def wipe_all(journal: Journal) -> WipeReport:
         kept = dict(conn.execute("SELECT seq, link FROM journal_chain_gaps"))
         gaps = []
         for seq in sorted(ends):
-            link = _link_at(conn, seq)
+            link = link_at(conn, seq)
             link = kept.get(seq) if link is None else link  # removed before, by a prune
             if link is not None:
                 gaps.append((seq, link))
@@ -165,27 +171,12 @@ def wipe_all(journal: Journal) -> WipeReport:
             conn.execute(f"DELETE FROM {table}")
         conn.execute(f"UPDATE journal_names SET name = NULL WHERE kind NOT IN "
                      f"({', '.join(str(int(k)) for k in VOCABULARY)})")
-        journal._counters["names_epoch"] = journal._counters.get("names_epoch", 0) + 1
-        now = journal.clock.now()
-        row = {"at": to_us(now), "action": "wipe", "detail": '{"scope":"all"}',
-               "removed": chained}
-        seq, link = journal._chain(chain.Table.NOTES, chain.note_content(row))
-        conn.execute("INSERT INTO journal_notes VALUES (?, ?, ?, ?, ?, ?)",
-                     [seq, row["at"], "wipe", row["detail"], chained, link])
+        names_changed(journal)
+        seq = write_note(journal, "wipe", {"scope": "all"}, chained)
         events.append(JournalEvent(new_event_id(), EventType.WIPE, {
             "scope": "all", "removed": sum(counts.values()), "removed_by_table": counts,
-            "chain_seq": seq, "at": utc_text(now), "gate_id": journal.gate_id}))
+            "chain_seq": seq, "at": utc_text(journal.clock.now()), "gate_id": journal.gate_id}))
     journal.book.forget()
     report.removed = sum(counts.values())
     report.events = events
     return report
-
-
-def _link_at(conn: sqlite3.Connection, seq: int) -> int | None:
-    for sql in ("SELECT link FROM passage_log WHERE seq = ?", "SELECT link FROM door_log "
-                "WHERE seq = ?", "SELECT link FROM alerts WHERE seq = ?",
-                "SELECT link FROM journal_notes WHERE seq = ?"):
-        row = conn.execute(sql, [seq]).fetchone()
-        if row is not None:
-            return int(row[0])
-    return None
