@@ -24,16 +24,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from edge.bench.journal_build import Compound
+from edge.bench.journal_build import ZONE, Compound
 from edge.cli.output import emit_json
 from gate.clock import ManualClock
 from gate.journal import Journal, JournalQueries, chain
+from gate.journal.codec import from_us
 from gate.journal.retention import Retention, prune
 from gate.journal.verify import verify
 from gate.policy import Policy
@@ -82,12 +83,14 @@ def _timed(question: Question, queries: JournalQueries) -> tuple[float, object]:
 class Bench:
     """The built journal and the questions asked of it."""
 
-    def __init__(self, path: Path, end: datetime, seed: int) -> None:
+    def __init__(self, path: Path, seed: int) -> None:
         self.path = path
-        self.end = end
         self.rng = random.Random(seed + 1)
         self.files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
         probe = JournalQueries(open_reader(path))
+        # "Now" is just after the newest passage: nothing is recorded after it.
+        self.end = from_us(probe.conn.execute("SELECT max(at) FROM passage_log").fetchone()[0]
+                           ) + timedelta(seconds=1)
         rows = probe.conn.execute(
             "SELECT n.name, h.name FROM passage_last l JOIN journal_names n ON n.kind = 3 "
             "AND n.code = l.person LEFT JOIN journal_names h ON h.kind = 4 "
@@ -297,12 +300,14 @@ def bench_journal(passages: int, persons: int, gates: int, years: float, rounds:
         else:
             for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                 stale.unlink(missing_ok=True)
-            end = datetime.now(UTC).replace(microsecond=0)
+            # The last day ends at 22:00: passages fall between 06:00 and 22:00 local.
+            end = datetime.now(ZONE).replace(hour=22, minute=0, second=0, microsecond=0
+                                             ) - timedelta(days=1)
             built = {"params": params, "end": end.isoformat(),
                      **build(path, passages=passages, persons=persons, gates=gates,
                              years=years, seed=seed, end=end)}
             stamp.write_text(json.dumps(built))
-        bench = Bench(path, datetime.fromisoformat(built["end"]), seed)
+        bench = Bench(path, seed)
         result: dict[str, Any] = {
             "passages": passages, "persons": persons, "gates": gates, "years": years,
             "reused": reuse, **{k: v for k, v in built.items() if k not in ("params", "end")},

@@ -8,7 +8,7 @@ platform link is configured: the wipe event is the platform's proof of deletion.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,8 +16,11 @@ from edge.cli.output import emit_json, friendly_errors, json_option
 from edge.cli.state import config_option, open_settings
 from edge.settings import Settings
 
+if TYPE_CHECKING:
+    from gate.journal import Journal
 
-def _journal(settings: Settings) -> Any:
+
+def _journal(settings: Settings) -> Journal:
     """The gate's journal on a connection of this command, with the outbox hooked in."""
     from gate.clock import SystemClock
     from gate.journal import Journal

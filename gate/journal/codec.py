@@ -201,6 +201,8 @@ _NAMED = (("person", Kind.PERSON, "person_id"), ("gate", Kind.GATE, "gate_id"),
           ("grid", Kind.GRID, "grid_id"), ("pass", Kind.PASS, "pass_id"),
           ("method", Kind.METHOD, "method"), ("rule", Kind.RULE, "rule"),
           ("actor", Kind.ACTOR, "actor"))
+_NAMED_AT = tuple(STORED.index(column) for column, _, _ in _NAMED)
+_REASON_AT = STORED.index("reason")
 
 
 def encode_passage(book: NameBook, row: Mapping[str, Any], *, passage_id: int,
@@ -229,9 +231,9 @@ def encode_passage(book: NameBook, row: Mapping[str, Any], *, passage_id: int,
 def decode_passages(book: NameBook, raws: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     """Passage rows as the journal always showed them (the columns of the `passages` view),
     `granted` as a bool."""
-    names = {column: book.names(kind, (r[STORED.index(column)] for r in raws))
-             for column, kind, _ in _NAMED}
-    reasons = book.names(Kind.REASON, (r[STORED.index("reason")] for r in raws))
+    names = {column: book.names(kind, (r[at] for r in raws))
+             for (column, kind, _), at in zip(_NAMED, _NAMED_AT, strict=True)}
+    reasons = book.names(Kind.REASON, (r[_REASON_AT] for r in raws))
     out = []
     for (person, passage_id, at, lag, event_id, gate, reader, direction, granted, household,
          grid, pass_, method, colour, rule, reason, face_distance, faces_in_view, snapshot,

@@ -35,6 +35,10 @@ _SELECT_LAST = f"SELECT {', '.join(STORED)} FROM passage_last"
 # Time ranges: the planner, without statistics, would walk the id index for an ORDER BY id.
 _BY_TIME = _SELECT + " INDEXED BY passage_log_at"
 _BY_SEQ = _SELECT + " INDEXED BY passage_log_seq"
+# Rows by key, in the order given (CROSS JOIN keeps the planner from reordering it).
+_BY_KEYS = (f"WITH k(person, id) AS (VALUES {{}}) SELECT "
+            f"{', '.join('p.' + c for c in STORED)} FROM k CROSS JOIN passage_log p "
+            f"ON p.person = k.person AND p.id = k.id")
 _FIRST_OWN = ("SELECT seq, id FROM passage_log INDEXED BY passage_log_seq WHERE seq >= ? "
               "ORDER BY seq LIMIT 1")
 _ORDER = "at + order_lag"  # order_at
@@ -178,17 +182,28 @@ class JournalQueries:
         own = self.conn.execute(
             "SELECT event_id, gate, at FROM passage_log WHERE person = ? AND granted = 1 "
             "AND at >= ? ORDER BY at, id", [person, to_us(since) if since else 0]).fetchall()
-        found: dict[str, dict[str, Any]] = {}
+        # First from the time index alone: who, when, and the nearest of the person's passages.
+        near: dict[tuple[int, int], tuple[int, bytes, int]] = {}  # (person, id) -> gap, ...
         for event_id, gate, at in own:
-            for row in self._passages(
-                    _BY_TIME + " WHERE at >= ? AND at <= ? AND gate = ? AND granted = 1 "
-                    "AND person NOT IN (0, ?)", [at - span, at + span, gate, person]):
-                gap = abs(to_us(row["at"]) - at) / 1e6
-                if row["event_id"] not in found or gap < found[row["event_id"]]["gap_s"]:
-                    found[row["event_id"]] = {**row, "gap_s": round(gap, 3),
-                                              "near_event_id": event_id.hex(),
-                                              "near_at": us_text(at)}
-        return sorted(found.values(), key=lambda r: (r["at"], r["id"]))
+            for other, other_id, other_at in self.conn.execute(
+                    "SELECT person, id, at FROM passage_log INDEXED BY passage_log_at WHERE "
+                    "at >= ? AND at <= ? AND gate = ? AND granted = 1 AND person NOT IN (0, ?)",
+                    [at - span, at + span, gate, person]):
+                gap = abs(other_at - at)
+                if near.get((other, other_id), (gap + 1,))[0] > gap:
+                    near[(other, other_id)] = (gap, event_id, at)
+        # Then the rows, in the table's order: each contact's recent passages share a page.
+        keys = sorted(near)
+        found = []
+        for start in range(0, len(keys), 400):
+            part = keys[start:start + 400]
+            raws = self.conn.execute(_BY_KEYS.format(", ".join("(?, ?)" for _ in part)),
+                                     [v for key in part for v in key]).fetchall()
+            for raw, row in zip(raws, decode_passages(self.book, raws), strict=True):
+                gap, event_id, at = near[(raw[0], raw[1])]  # (person, id)
+                found.append({**row, "gap_s": round(gap / 1e6, 3),
+                              "near_event_id": event_id.hex(), "near_at": us_text(at)})
+        return sorted(found, key=lambda r: (r["at"], r["id"]))
 
     def recent_passages(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest passages at every gate, newest first."""
