@@ -162,8 +162,6 @@ class Journal(JournalQueries):
                 except Exception:  # a broken listener must not break recording
                     log.exception("journal listener failed for event %s", event.event_id)
 
-    # -- passages ---------------------------------------------------------------------------
-
     def record_passage(
         self,
         observation: Observation,
@@ -221,45 +219,6 @@ class Journal(JournalQueries):
         link = self._counters["chain_link"] = chain.link(self._counters["chain_link"], table,
                                                          seq, content)
         return seq, link
-
-    def _order_floor(self) -> int:
-        if self._last_order_us is None:  # once per start: this gate's newest passage
-            row = self.db.conn.execute(
-                "SELECT at + order_lag FROM passage_log WHERE seq = "
-                "(SELECT max(seq) FROM passage_log WHERE seq IS NOT NULL)").fetchone()
-            self._last_order_us = row[0] if row else 0
-        return self._last_order_us
-
-    def record_peer_passage(self, row: Mapping[str, Any], *, seq: int) -> bool:
-        """Keep a passage another gate of the compound decided (its columns, PEER_COLUMNS);
-        True when it is new, False for one already held (replays and redeliveries are
-        harmless). It goes to no outbox and no chain: the gate that decided it signed it."""
-        if row["gate_id"] == self.gate_id:
-            raise ValueError(f"a peer passage cannot claim this gate's id {self.gate_id!r}")
-        values = {name: row[name] for name in PEER_COLUMNS}
-        values |= {"origin_seq": seq, "received_at": utc_text(self.clock.now()),
-                   "snapshot": None}
-        at, event_id = to_us(values["at"]), id_bytes(values["event_id"])
-        with self._lock, self._write():
-            conn = self.db.conn
-            if conn.execute("SELECT 1 FROM passage_log WHERE at = ? AND event_id = ?",
-                            [at, event_id]).fetchone():
-                return False
-            passage_id = self._next("passage_id")
-            stored = encode_passage(self.book, values, passage_id=passage_id)
-            self._store_passage(stored)
-            conn.execute("INSERT INTO journal_peer_seq VALUES (?, ?) ON CONFLICT (gate) "
-                         "DO UPDATE SET seq = max(seq, excluded.seq)", [stored[_GATE], seq])
-        return True
-
-    def peer_high_water(self) -> dict[str, int]:
-        """The newest sequence number held of each peer gate (what catching up starts from)."""
-        rows = self.db.execute(
-            "SELECT n.name, s.seq FROM journal_peer_seq s JOIN journal_names n "
-            "ON n.kind = 1 AND n.code = s.gate").fetchall()
-        return {gate: int(seq) for gate, seq in rows if gate is not None}
-
-    # -- alerts and door events --------------------------------------------------------------
 
     def record_alert(
         self,
@@ -331,11 +290,48 @@ class Journal(JournalQueries):
                              encode_door(self.book, row, link=link))
         return JournalEvent(row["event_id"], EventType.DOOR, row)
 
+    def _order_floor(self) -> int:
+        if self._last_order_us is None:  # once per start: this gate's newest passage
+            row = self.db.conn.execute(
+                "SELECT at + order_lag FROM passage_log WHERE seq = "
+                "(SELECT max(seq) FROM passage_log WHERE seq IS NOT NULL)").fetchone()
+            self._last_order_us = row[0] if row else 0
+        return self._last_order_us
+
+    def record_peer_passage(self, row: Mapping[str, Any], *, seq: int) -> bool:
+        """Keep a passage another gate of the compound decided (its columns, PEER_COLUMNS);
+        True when it is new, False for one already held (replays and redeliveries are
+        harmless). It goes to no outbox and no chain: the gate that decided it signed it."""
+        if row["gate_id"] == self.gate_id:
+            raise ValueError(f"a peer passage cannot claim this gate's id {self.gate_id!r}")
+        values = {name: row[name] for name in PEER_COLUMNS}
+        values |= {"origin_seq": seq, "received_at": utc_text(self.clock.now()),
+                   "snapshot": None}
+        at, event_id = to_us(values["at"]), id_bytes(values["event_id"])
+        with self._lock, self._write():
+            conn = self.db.conn
+            if conn.execute("SELECT 1 FROM passage_log WHERE at = ? AND event_id = ?",
+                            [at, event_id]).fetchone():
+                return False
+            passage_id = self._next("passage_id")
+            stored = encode_passage(self.book, values, passage_id=passage_id)
+            self._store_passage(stored)
+            conn.execute("INSERT INTO journal_peer_seq VALUES (?, ?) ON CONFLICT (gate) "
+                         "DO UPDATE SET seq = max(seq, excluded.seq)", [stored[_GATE], seq])
+        return True
+
+    def peer_high_water(self) -> dict[str, int]:
+        """The newest sequence number held of each peer gate (what catching up starts from)."""
+        rows = self.db.execute(
+            "SELECT n.name, s.seq FROM journal_peer_seq s JOIN journal_names n "
+            "ON n.kind = 1 AND n.code = s.gate").fetchall()
+        return {gate: int(seq) for gate, seq in rows if gate is not None}
+
     def acknowledge_alert(self, alert_id: int, by: str, comment: str = "") -> bool:
         """Mark an alert acknowledged; False when it does not exist or was already acknowledged."""
         with self._lock:
             try:
-                with immediate(self.db):
+                with self.db.atomic():
                     cursor = self.db.execute(
                         "UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?,"
                         " ack_comment = ?"
