@@ -20,6 +20,7 @@ from edge.camera_watch import CameraWatch
 from edge.doctor.clock import kernel_synchronised
 from edge.reader.binding import Binding
 from edge.reader.pipeline import ReaderPipeline
+from edge.records import Pruner
 from edge.resident import ResidentAnswer
 from edge.settings import Settings
 from edge.settings.core import ReaderSettings
@@ -160,6 +161,11 @@ class GateApp:
         if settings.mqtt.enabled:
             self.sync = self._build_sync()
         self.metrics_port: int | None = self._serve_metrics() if settings.metrics.enabled else None
+        # Retention: soon after start, then daily, on a connection of its own (docs/journal.md).
+        prune_db = parts.enter_context(closing(open_database(self.db_path)))
+        self.pruner = Pruner(settings, self.journal.sibling(prune_db), self.clock)
+        self.pruner.start()
+        parts.callback(self.pruner.stop)
         # Last registered, first closed: readers stop before anything they use goes away.
         parts.callback(self._join_readers)
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gate.journal.queries import JournalQueries, utc_text
-from gate.model import AlertSpec, Colour, Severity
+from gate.journal.queries import JournalQueries
+from gate.model import AlertSpec, Severity
 from gate.policy import Policy
 from gate.quota import period_bounds
 from gate.vocabulary import AlertKind
@@ -51,19 +51,14 @@ def quota_conflict(queries: JournalQueries, *, gate_id: str, household_id: str |
         return None
     rules = policy.yellow
     start, end = period_bounds(rules, at, policy.zone)
-    rows = queries.db.execute(
-        "SELECT * FROM passages WHERE household_id = ? AND granted = 1 AND direction = 'out' "
-        "AND colour = ? AND at >= ? AND at < ? ORDER BY at, event_id",
-        [household_id, Colour.YELLOW.value, utc_text(start), utc_text(end)])
-    names = [c[0] for c in rows.description]
-    exits = tuple(dict(zip(names, row, strict=True)) for row in rows.fetchall())
+    exits = tuple(queries.yellow_exits(household_id, start, end))
     if len(exits) <= rules.exits_per_household or len({e["gate_id"] for e in exits}) < 2:
         return None
     latest = exits[-1]
     if latest["gate_id"] != gate_id:
         return None
-    raised = queries.db.execute("SELECT 1 FROM alerts WHERE kind = ? AND passage_id = ?",
-                                [AlertKind.QUOTA_CONFLICT.value, latest["id"]]).fetchone()
+    raised = queries.conn.execute("SELECT 1 FROM alerts WHERE kind = ? AND passage_id = ?",
+                                  [AlertKind.QUOTA_CONFLICT.value, latest["id"]]).fetchone()
     if raised is not None:
         return None
     return QuotaConflict(household_id, exits, latest, rules.exits_per_household)

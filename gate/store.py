@@ -6,10 +6,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from gate.errors import JournalError
+
+if TYPE_CHECKING:  # imported when a database is opened: the CLI's readers start without it
+    from sqlite_utils import Database
 
 DATABASE_NAME = "gridgate.db"
 GATE_KEY_NAME = "keys/gate.key"  # the key this gate signs what it tells its peers with
@@ -32,7 +34,21 @@ def open_database(path: Path | str) -> Database:
         conn.execute("PRAGMA busy_timeout=10000")
     except (sqlite3.Error, OSError) as exc:
         raise JournalError(f"cannot open the database {path}: {exc}") from exc
+    from sqlite_utils import Database
+
     return Database(conn)
+
+
+def open_reader(path: Path | str) -> sqlite3.Connection:
+    """A plain connection for reading an existing database (the CLI's queries: no sqlite-utils
+    to import); it waits for writers (busy_timeout) and writes nothing."""
+    try:
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA query_only=1")
+    except sqlite3.Error as exc:
+        raise JournalError(f"cannot open the database {path}: {exc}") from exc
+    return conn
 
 
 @contextmanager

@@ -141,6 +141,7 @@ class EventType(StrEnum):
     ALERT_ACK = "alert_ack"  # an alert acknowledged on the panel: who, when, comment
     ALERT_UPDATE = "alert_update"  # a folded alert's count grew (gate/alert_folding.py)
     AUDIT = "audit"  # panel logins, account and setting changes, two-person overrides
+    WIPE = "wipe"  # personal data erased on this gate (one person, or all): proof for the platform
     # Messages of the platform link itself, never journal events.
     COMMAND_RESULT = "command_result"
     SNAPSHOT_REQUEST = "snapshot_request"

@@ -152,6 +152,35 @@ class EventMessage(_Message):
                                        "data": {**keep, "truncated_reason": reason}})
 
 
+class WipeData(_Data):
+    """The data of a `wipe` event: personal data erased on the gate, the platform's proof.
+    The gate's own journal keeps only that a wipe happened (a chained note at `chain_seq`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    scope: Literal["person", "all"]
+    person_id: str | None = Field(None, max_length=128, description="None for scope all.")
+    removed: int = Field(..., ge=0, description="Journal records erased.")
+    chain_seq: int = Field(..., ge=1, description="The wipe's note in the gate's hash chain.")
+    kept_for_rules: int = Field(0, ge=0, description="Passages a rule still needs, erased "
+                                "after held_until by the daily prune (a second event).")
+    held_until: str | None = None
+    completed: bool = Field(False, description="True for the event that erases those.")
+    removed_by_table: dict[str, int] = Field(default_factory=dict)
+
+
+DATA_MODELS[EventType.WIPE] = WipeData  # defined after the event model that reads it
+
+
+class ChainHead(BaseModel):
+    """The newest record of the gate's hash chain (docs/journal.md, "Tamper evidence")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    seq: int = Field(..., ge=0)
+    link: str = Field(..., pattern=r"^[0-9a-f]{16}$")
+
+
 class StateMessage(_Message):
     """The gate's retained state; the Last Will publishes the same with online false."""
 
@@ -170,6 +199,8 @@ class StateMessage(_Message):
     peer: str | None = Field(
         None, description="gate_id, compound_id, online and the connection number, signed by "
         "the gate's key (the peer link, docs/mqtt.md): what the other gates believe.")
+    chain: ChainHead | None = Field(None, description="The journal's hash chain head: a "
+                                    "journal rewritten later no longer matches it.")
 
 
 def _member(words: type[StrEnum], value: Any) -> bool:

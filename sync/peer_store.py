@@ -8,10 +8,12 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
+from gate.journal.queries import JournalQueries
 from gate.store import immediate
 from sync.schema import migrate
 
@@ -48,16 +50,10 @@ class PeerStore:
     def own_passages(self, *, after: int | None, since: str, limit: int,
                      ) -> list[dict[str, Any]]:
         """This gate's own passages after seq `after` (or, without it, from `since` on)."""
-        sql = "SELECT * FROM passages WHERE gate_id = ? AND received_at IS NULL AND "
-        params: list[Any] = [self.gate_id]
-        if after is not None:
-            sql, params = sql + "id > ?", [*params, after]
-        else:
-            sql, params = sql + "order_at >= ?", [*params, since]
         with self.lock:
-            cursor = self.db.execute(sql + " ORDER BY id LIMIT ?", [*params, limit])
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+            return JournalQueries(self.db).own_passages(
+                after_id=after, since=None if after is not None else datetime.fromisoformat(since),
+                limit=limit)
 
     def hold(self, gate_id: str, epoch: str, seq: int) -> None:
         """A passage of `gate_id`'s epoch `epoch` with `seq` is held (recorded after it)."""

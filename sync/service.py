@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 from gate.clock import Clock
 from gate.compound import CompoundView
 from gate.controls import DoorControls
-from gate.journal import Journal
+from gate.journal import Journal, JournalQueries
 from gate.model import AlertSpec
 from gate.passes import SigningKey
 from gate.registry import Registry
@@ -27,7 +27,7 @@ from sync.connection import BrokerOptions, Session, Will
 from sync.documents import Documents, FaceSink
 from sync.inbox import Inbox, new_id
 from sync.link import MqttLink
-from sync.messages import StateMessage
+from sync.messages import ChainHead, StateMessage
 from sync.outbox import Outbox
 from sync.peers import PeerLink
 from sync.publisher import Publisher
@@ -215,7 +215,12 @@ class SyncService:
             at=self.clock.now(), versions=self.versions(), outbox_waiting=self.outbox_waiting(),
             dropped_routine=self.dropped_routine(),
             inbound=self.inbox.snapshot() | (self.peers.snapshot() if self.peers else {}),
-            protocol=self.link.protocol, peer=proof)
+            protocol=self.link.protocol, peer=proof, chain=self.chain_head())
+
+    def chain_head(self) -> ChainHead:
+        """The journal's hash chain head, read on the status connection."""
+        with self._status_lock:
+            return ChainHead(**JournalQueries(self._status_db).chain_head())
 
     # -- callbacks --------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ def check_journal(path: Path) -> int:
         try:
             verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master "
-                                                 "WHERE type = 'table'")}
+                                                 "WHERE type IN ('table', 'view')")}
             count = (conn.execute("SELECT count(*) FROM passages").fetchone()[0]
                      if "passages" in tables else 0)
         finally:

@@ -15,6 +15,7 @@ BENCHMARKS = {
     "passes": "edge.bench.passes:bench_passes",
     "peers": "edge.bench.peers:bench_peers",
     "signals": "edge.bench.signals:bench_signals",
+    "journal": "edge.bench.journal:bench_journal",
 }
 
 

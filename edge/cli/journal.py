@@ -234,3 +234,40 @@ def passages(gate_id: str | None, start: datetime, end: datetime | None, config:
                    f"{end.astimezone(zone).isoformat()}")
     for row in rows:
         click.echo(_line(row, zone))
+
+
+@click.group("journal")
+def journal_group() -> None:
+    """The journal itself: check that no one edited it."""
+
+
+@journal_group.command()
+@click.option("--at", "place", type=click.IntRange(1), metavar="PLACE",
+              help="Also print the link of this place of the chain, computed from the records "
+              "as they read now: it must equal the one the gate sent the platform then.")
+@config_option
+@json_option
+@friendly_errors
+def verify(place: int | None, config: Path, as_json: bool) -> None:
+    """Walk the journal's hash chain (passages, alerts, door events, prune and wipe notes, in
+    the order written) and report the first broken link: the table, the row and what is
+    wrong. Exit status 1 when the chain is broken. The head (place and link) goes to the
+    platform with the gate's state message every minute."""
+    from gate.journal.verify import verify as walk
+
+    verdict = walk(queries_of(open_settings(config)), at=place)
+    if as_json:
+        emit_json(verdict.as_dict())
+    elif verdict.broken is None:
+        click.echo(f"the chain holds: {verdict.records} records checked, {verdict.removed} "
+                   f"removed by prunes and wipes; head {verdict.head_seq} "
+                   f"{verdict.head_link}")
+        if place is not None:
+            click.echo(f"place {place}: " + (verdict.link_at or "removed by a prune or wipe"))
+    else:
+        b = verdict.broken
+        where = f"{b.table} id {b.id}" if b.id is not None else b.table
+        at = f" (place {b.seq} of the chain)" if b.seq is not None else ""
+        click.echo(f"BROKEN at {where}{at}: {b.what}")
+    if verdict.broken is not None:
+        raise SystemExit(1)

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from edge.settings import Settings, load_settings
-from gate.journal import JournalQueries, schema
-from gate.store import database_path, open_database
+from gate.journal.queries import JournalQueries
+from gate.store import database_path, open_database, open_reader
 
 DEFAULT_CONFIG = Path(os.environ.get("GRIDGATE_CONFIG", "/etc/gridgate/gridgate.toml"))
 
@@ -31,6 +31,14 @@ def open_queries(config: Path) -> JournalQueries:
 
 def queries_of(settings: Settings) -> JournalQueries:
     """Read access to the journal of the gate these settings describe."""
-    db = open_database(database_path(settings.storage.state_dir))
-    schema.migrate(db)  # a gate that never ran has an empty journal, not a missing one
-    return JournalQueries(db)
+    path = database_path(settings.storage.state_dir)
+    if not (path.exists() and JournalQueries.readable(reader := open_reader(path))):
+        # A gate that never ran has an empty journal, not a missing one; an older one's
+        # journal is brought up to date (what the gate itself does when it starts).
+        from gate.journal import schema
+
+        db = open_database(path)
+        schema.migrate(db)
+        db.close()
+        reader = open_reader(path)
+    return JournalQueries(reader)

@@ -39,8 +39,8 @@ def check_disk(state_dir: Path, fail_mb: int = DISK_FAIL_MB,
     usage = shutil.disk_usage(where)
     free_mb = usage.free // MB
     text = f"{free_mb} MB free of {usage.total // MB} MB for {state_dir}"
-    fix = ("free space (journalctl --vacuum-size=100M, old files in /var/log), lower "
-           "storage.snapshot_days, or use a larger SD card")
+    fix = ("free space (journalctl --vacuum-size=100M, old files in /var/log), keep less "
+           "([retention] days, storage.snapshot_days; `gridgate prune`), or use a larger SD card")
     if free_mb < fail_mb:
         return fail("system.disk", text + ": the journal may stop recording passages", fix)
     if free_mb < warn_mb:

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from gate.journal import JournalQueries
-from gate.journal.queries import utc_text
 from gate.model import Permit, Person
 from gate.registry import Registry
 
@@ -125,7 +124,7 @@ def search(db: Database, text: str) -> list[dict[str, Any]]:
         if row["person_id"] not in seen:
             seen.add(row["person_id"])
             found.append(row)
-    if not found and _rows(db, "SELECT 1 FROM passages WHERE person_id = ? LIMIT 1", [text]):
+    if not found and JournalQueries(db).has_passages(text):
         found.append({"person_id": text, "name": None, "household_id": None, "grid_id": None,
                       "kind": None})
     return found
@@ -135,14 +134,13 @@ def counts_today(db: Database, now: datetime, zone: ZoneInfo) -> DayCounts:
     """Passages of today (local day) per local hour: granted in, granted out, denied."""
     local_now = now.astimezone(zone)
     start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = _rows(db, "SELECT at, direction, granted FROM passages WHERE at >= ? AND at < ?",
-                 [utc_text(start), utc_text(start + timedelta(days=1, hours=1))])
+    times = JournalQueries(db).passage_times(start, start + timedelta(days=1, hours=1))
     buckets = {h: [0, 0, 0] for h in range(local_now.hour + 1)}
-    for row in rows:
-        when = datetime.fromisoformat(row["at"]).astimezone(zone)
+    for at, direction, granted in times:
+        when = at.astimezone(zone)
         if when.date() != local_now.date() or when.hour not in buckets:
             continue
-        slot = 2 if not row["granted"] else (0 if row["direction"] == "in" else 1)
+        slot = 2 if not granted else (0 if direction == "in" else 1)
         buckets[when.hour][slot] += 1
     return DayCounts(local_now.date().isoformat(),
                      [HourCount(h, *counts) for h, counts in sorted(buckets.items())])

@@ -91,7 +91,9 @@ class StorageSettings(Section):
         strict=False, description="Directory for the SQLite journal, snapshots and local keys.",
     )
     snapshot_days: int = Field(
-        7, ge=0, le=365, description="Days to keep snapshots of denied and unknown persons."
+        7, ge=0, le=365, description="Days to keep the snapshot of a pass shown by someone "
+        "else (a denied person's face); unknown faces: faces.unknown_snapshot_days, guards' "
+        "evidence: retention.override_snapshot_days."
     )
 
 

@@ -22,6 +22,7 @@ from edge.settings.faces import FacesSettings
 from edge.settings.metrics import MetricsSettings
 from edge.settings.mqtt import MqttSettings
 from edge.settings.panel import PanelSettings
+from edge.settings.retention import RetentionSettings
 from edge.settings.signals import SignalSettings
 from gate.model import Colour
 from gate.policy import Policy
@@ -58,6 +59,7 @@ class Settings(Section):
     readers: list[ReaderSettings] = Field(..., min_length=1, description="One per camera.")
     door: DoorSettings = Field(default_factory=DoorSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     passes: PassesSettings
     vision: VisionSettings = Field(default_factory=VisionSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)

@@ -1,23 +1,53 @@
-"""Reading the journal: the history a decision needs, trajectories, who is out."""
+"""Reading the journal: the history a decision needs, trajectories, who is out, contacts.
+
+Every query reads through an index of `passage_log` (gate/journal/schema.py) and decodes the
+rows it returns (gate/journal/codec.py): the dicts have the columns of the `passages` view.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import sqlite3
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
+from gate.journal.codec import (
+    STORED,
+    Kind,
+    NameBook,
+    decode_doors,
+    decode_passages,
+    from_us,
+    to_us,
+    us_text,
+    utc_text,
+)
 from gate.model import Colour, Direction, History, PassageRef
-from gate.policy import Policy
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from gate.policy import Policy
+
+__all__ = ["JournalQueries", "utc_text"]
+
+_SELECT = f"SELECT {', '.join(STORED)} FROM passage_log"
+_SELECT_LAST = f"SELECT {', '.join(STORED)} FROM passage_last"
+# Time ranges: the planner, without statistics, would walk the id index for an ORDER BY id.
+_BY_TIME = _SELECT + " INDEXED BY passage_log_at"
+_BY_SEQ = _SELECT + " INDEXED BY passage_log_seq"
+# Rows by key, in the order given (CROSS JOIN keeps the planner from reordering it).
+_BY_KEYS = (f"WITH k(person, id) AS (VALUES {{}}) SELECT "
+            f"{', '.join('p.' + c for c in STORED)} FROM k CROSS JOIN passage_log p "
+            f"ON p.person = k.person AND p.id = k.id")
+_FIRST_OWN = ("SELECT seq, id FROM passage_log INDEXED BY passage_log_seq WHERE seq >= ? "
+              "ORDER BY seq LIMIT 1")
+_ORDER = "at + order_lag"  # order_at
 
 
-def utc_text(when: datetime) -> str:
-    """The journal's time format: UTC ISO 8601 with microseconds, sortable as text."""
-    return when.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+def quota_need(policy: Policy) -> timedelta:
+    """How far back a decision reads a household's yellow exits (its quota period, a day
+    more for where the period's start falls)."""
+    return timedelta(days=policy.yellow.period_days + 1)
 
 
 def _ref(row: dict[str, Any]) -> PassageRef:
@@ -25,14 +55,13 @@ def _ref(row: dict[str, Any]) -> PassageRef:
         person_id=row["person_id"],
         household_id=row["household_id"],
         direction=Direction(row["direction"]),
-        at=_utc(row["at"]),
+        at=datetime.fromisoformat(row["at"]),
         reader_id=row["reader_id"],
         colour=Colour(row["colour"]) if row["colour"] else None,
     )
 
 
-def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = db.execute(sql, params)
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
@@ -45,103 +74,191 @@ _ALERTS = ("SELECT a.*, COALESCE(f.count, 1) AS count, COALESCE(f.last_at, a.at)
            "LEFT JOIN alert_escalations e ON e.alert_id = a.id")
 
 
-class JournalQueries:
-    """Read-only views of the journal; any connection to the database will do."""
+def _alert_rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    """Alert rows as read, without their place in the chain."""
+    return [{k: v for k, v in r.items() if k not in ("seq", "link")} for r in _dicts(cursor)]
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+
+class JournalQueries:
+    """Read-only views of the journal; any connection to the database will do (a
+    sqlite-utils Database or a plain sqlite3 connection, which the CLI uses to start fast)."""
+
+    def __init__(self, db: Database | sqlite3.Connection) -> None:
+        self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
+        self.book = NameBook(self.conn)
+
+    @staticmethod
+    def readable(conn: sqlite3.Connection) -> bool:
+        """True when the database has the journal's current tables (else: migrate first)."""
+        found = conn.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name "
+                             "IN ('passage_log', 'door_log', 'journal_names', 'journal_counters')"
+                             ).fetchone()[0]
+        return bool(found == 4)
+
+    def _passages(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        return decode_passages(self.book, self.conn.execute(sql, params).fetchall())
+
+    def _code(self, kind: Kind, name: str | None) -> int | None:
+        return None if name is None else self.book.find(kind, name)
 
     def history(self, *, person_id: str | None, household_id: str | None, gate_id: str,
                 policy: Policy, now: datetime) -> History:
-        """The passages a decision about this person may look at (see gate.model.History)."""
+        """The passages a decision about this person may look at (see gate.model.History):
+        the person's last granted passage at any gate, the household's granted yellow exits
+        (the only ones its quota counts) and this gate's granted exits of the companion
+        window."""
         last = None
-        if person_id:
-            # The compound's last passage of the person, at whichever gate: by time, since a
-            # peer's passage may arrive after a later one of ours.
-            rows = _rows(self.db, "SELECT * FROM passages WHERE person_id = ? AND granted = 1 "
-                         "ORDER BY order_at DESC, id DESC LIMIT 1", [person_id])
+        person = self._code(Kind.PERSON, person_id)
+        if person is not None:
+            rows = self._passages(_SELECT_LAST + " WHERE person = ?", [person])
             last = _ref(rows[0]) if rows else None
         household: tuple[PassageRef, ...] = ()
-        if household_id:
-            since = now - timedelta(days=policy.yellow.period_days + 1)
-            household = tuple(_ref(r) for r in _rows(
-                self.db,
-                "SELECT * FROM passages WHERE household_id = ? AND granted = 1"
-                " AND direction = 'out'"
-                " AND at >= ? ORDER BY at, id", [household_id, utc_text(since)]))
+        code = self._code(Kind.HOUSEHOLD, household_id)
+        if code is not None:
+            since = now - quota_need(policy)
+            raws = self.conn.execute(
+                "SELECT person, at, reader FROM passage_log INDEXED BY passage_log_yellow_exits "
+                "WHERE household = ? AND granted = 1 AND direction = 1 AND colour = 2 "
+                "AND at >= ? ORDER BY at, id", [code, to_us(since)]).fetchall()
+            persons = self.book.names(Kind.PERSON, (r[0] for r in raws))
+            readers = self.book.names(Kind.READER, (r[2] for r in raws))
+            household = tuple(PassageRef(persons.get(p) or "", household_id, Direction.OUT,
+                                         from_us(at), readers[r] or "", Colour.YELLOW)
+                              for p, at, r in raws)
         # Companions travel through the same door: this gate's exits only.
-        since = now - timedelta(seconds=max(policy.yellow.companion_window_s, 1))
-        recent = tuple(_ref(r) for r in _rows(
-            self.db,
-            "SELECT * FROM passages WHERE gate_id = ? AND granted = 1 AND direction = 'out'"
-            " AND person_id IS NOT NULL AND at >= ? ORDER BY id", [gate_id, utc_text(since)]))
+        gate = self._code(Kind.GATE, gate_id)
+        recent: tuple[PassageRef, ...] = ()
+        if gate is not None:
+            since = now - timedelta(seconds=max(policy.yellow.companion_window_s, 1))
+            recent = tuple(_ref(r) for r in self._passages(
+                _BY_TIME + " WHERE at >= ? AND gate = ? AND granted = 1 AND direction = 1 "
+                "AND person != 0 ORDER BY id", [to_us(since), gate]))
         return History(last_passage=last, household_exits=household, recent_exits=recent)
 
     def trajectory(self, person_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         """One person's passages at every gate of the compound, oldest first (denied attempts
         included: they are part of it)."""
-        sql = "SELECT * FROM passages WHERE person_id = ? ORDER BY order_at, id"
-        params: list[Any] = [person_id]
+        person = self._code(Kind.PERSON, person_id)
+        if person is None:
+            return []
+        sql = f"{_SELECT} WHERE person = ? ORDER BY {_ORDER}, id"
+        params: list[Any] = [person]
         if limit is not None:
-            sql = ("SELECT * FROM (SELECT * FROM passages WHERE person_id = ? "
-                   "ORDER BY order_at DESC, id DESC LIMIT ?) ORDER BY order_at, id")
+            sql = (f"SELECT * FROM ({_SELECT} WHERE person = ? ORDER BY {_ORDER} DESC, id DESC "
+                   f"LIMIT ?) ORDER BY {_ORDER}, id")
             params.append(limit)
-        return [self._passage(r) for r in _rows(self.db, sql, params)]
+        return self._passages(sql, params)
+
+    def has_passages(self, person_id: str) -> bool:
+        """True when the journal holds any passage of this person."""
+        person = self._code(Kind.PERSON, person_id)
+        return person is not None and self.conn.execute(
+            "SELECT 1 FROM passage_log WHERE person = ? LIMIT 1", [person]).fetchone() is not None
 
     def who_is_out(self) -> list[dict[str, Any]]:
         """Persons whose last granted passage, at any gate of the compound, was an exit; longest
-        out first."""
-        rows = _rows(
-            self.db,
-            """
-            SELECT * FROM (
-                SELECT p.*, ROW_NUMBER() OVER (
-                    PARTITION BY person_id ORDER BY order_at DESC, id DESC) AS newest
-                FROM passages p WHERE granted = 1 AND person_id IS NOT NULL)
-            WHERE newest = 1 AND direction = 'out' ORDER BY order_at, id
-            """,
-            [],
-        )
-        return [self._passage({k: v for k, v in r.items() if k != "newest"}) for r in rows]
+        out first. Read from `passage_last`, kept with every passage."""
+        return self._passages(_SELECT_LAST + f" WHERE direction = 1 ORDER BY {_ORDER}, id", [])
 
     def passages_between(self, start: datetime, end: datetime, *,
                          gate_id: str | None = None) -> list[dict[str, Any]]:
         """Passages from `start` (inclusive) to `end` (exclusive), oldest first; of one gate of
         the compound or of all."""
-        sql = "SELECT * FROM passages WHERE at >= ? AND at < ?"
-        params: list[Any] = [utc_text(start), utc_text(end)]
+        sql = _BY_TIME + " WHERE at >= ? AND at < ?"
+        params: list[Any] = [to_us(start), to_us(end)]
         if gate_id is not None:
-            sql += " AND gate_id = ?"
-            params.append(gate_id)
-        return [self._passage(r) for r in _rows(self.db, sql + " ORDER BY at, id", params)]
+            gate = self._code(Kind.GATE, gate_id)
+            if gate is None:
+                return []
+            sql += " AND gate = ?"
+            params.append(gate)
+        return self._passages(sql + " ORDER BY at, id", params)
+
+    def passage_times(self, start: datetime, end: datetime) -> list[tuple[datetime, str, bool]]:
+        """When each passage from `start` to `end` was, its direction and whether it was
+        granted (counts per hour; from the time index alone)."""
+        return [(from_us(at), "out" if direction else "in", bool(granted))
+                for at, direction, granted in self.conn.execute(
+                    "SELECT at, direction, granted FROM passage_log INDEXED BY passage_log_at "
+                    "WHERE at >= ? AND at < ?",
+                    [to_us(start), to_us(end)])]
 
     def contacts(self, person_id: str, within: timedelta, *,
                  since: datetime | None = None) -> list[dict[str, Any]]:
         """Everyone who passed the same gate within `within` of one of the person's granted
         passages (from `since`), oldest first: each of their passages once, with the person's
         passage it was nearest (`near_event_id`, `near_at`) and the gap in seconds."""
-        own = _rows(self.db, "SELECT event_id, gate_id, at FROM passages WHERE person_id = ? "
-                    "AND granted = 1 AND at >= ? ORDER BY at, id",
-                    [person_id, utc_text(since) if since else ""])
-        found: dict[str, dict[str, Any]] = {}
-        for mine in own:
-            at = _utc(mine["at"])
-            for row in _rows(self.db, "SELECT * FROM passages WHERE gate_id = ? AND at >= ? "
-                             "AND at <= ? AND granted = 1 AND person_id IS NOT NULL "
-                             "AND person_id != ?",
-                             [mine["gate_id"], utc_text(at - within), utc_text(at + within),
-                              person_id]):
-                gap = abs((_utc(row["at"]) - at).total_seconds())
-                if row["event_id"] not in found or gap < found[row["event_id"]]["gap_s"]:
-                    found[row["event_id"]] = {**self._passage(row), "gap_s": round(gap, 3),
-                                              "near_event_id": mine["event_id"],
-                                              "near_at": mine["at"]}
-        return sorted(found.values(), key=lambda r: (r["at"], r["id"]))
+        person = self._code(Kind.PERSON, person_id)
+        if person is None:
+            return []
+        span = within // timedelta(microseconds=1)
+        own = self.conn.execute(
+            "SELECT event_id, gate, at FROM passage_log WHERE person = ? AND granted = 1 "
+            "AND at >= ? ORDER BY at, id", [person, to_us(since) if since else 0]).fetchall()
+        # First from the time index alone: who, when, and the nearest of the person's passages.
+        near: dict[tuple[int, int], tuple[int, bytes, int]] = {}  # (person, id) -> gap, ...
+        for event_id, gate, at in own:
+            for other, other_id, other_at in self.conn.execute(
+                    "SELECT person, id, at FROM passage_log INDEXED BY passage_log_at WHERE "
+                    "at >= ? AND at <= ? AND gate = ? AND granted = 1 AND person NOT IN (0, ?)",
+                    [at - span, at + span, gate, person]):
+                gap = abs(other_at - at)
+                if near.get((other, other_id), (gap + 1,))[0] > gap:
+                    near[(other, other_id)] = (gap, event_id, at)
+        # Then the rows, in the table's order: each contact's recent passages share a page.
+        keys = sorted(near)
+        found = []
+        for start in range(0, len(keys), 400):
+            part = keys[start:start + 400]
+            raws = self.conn.execute(_BY_KEYS.format(", ".join("(?, ?)" for _ in part)),
+                                     [v for key in part for v in key]).fetchall()
+            for raw, row in zip(raws, decode_passages(self.book, raws), strict=True):
+                gap, event_id, at = near[(raw[0], raw[1])]  # (person, id)
+                found.append({**row, "gap_s": round(gap / 1e6, 3),
+                              "near_event_id": event_id.hex(), "near_at": us_text(at)})
+        return sorted(found, key=lambda r: (r["at"], r["id"]))
 
     def recent_passages(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The latest passages, newest first."""
-        rows = _rows(self.db, "SELECT * FROM passages ORDER BY id DESC LIMIT ?", [limit])
-        return [self._passage(r) for r in rows]
+        """The latest passages at every gate, newest first."""
+        return self._passages(_BY_TIME + " ORDER BY at DESC, id DESC LIMIT ?", [limit])
+
+    def own_passages(self, *, after_id: int | None = None, since: datetime | None = None,
+                     limit: int = 1000) -> list[dict[str, Any]]:
+        """This gate's own passages in recording order: after the one with `after_id`, or
+        those that happened from `since` (what a peer's catch-up asks for)."""
+        if after_id is not None:
+            sql = _BY_SEQ + " WHERE seq >= ? AND id > ? ORDER BY seq LIMIT ?"
+            params = [self._own_seq_after(after_id), after_id, limit]
+        else:
+            sql = _BY_TIME + " WHERE at >= ? AND received_lag IS NULL ORDER BY id LIMIT ?"
+            params = [to_us(since) if since else 0, limit]
+        return self._passages(sql, params)
+
+    def _own_seq_after(self, after_id: int) -> int:
+        """The place in the chain of this gate's first passage recorded after `after_id`:
+        own ids and places grow together, so a bisection of the seq index finds it."""
+        low, high = 0, int(self.conn.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM passage_log").fetchone()[0])
+        while low < high:
+            middle = (low + high) // 2
+            row = self.conn.execute(_FIRST_OWN, [middle]).fetchone()
+            if row is None or row[1] > after_id:
+                high = middle
+            else:
+                low = row[0] + 1
+        return low
+
+    def yellow_exits(self, household_id: str, start: datetime,
+                     end: datetime) -> list[dict[str, Any]]:
+        """A household's granted yellow exits at every gate from `start` to `end`, in time
+        order (what its quota counts)."""
+        household = self._code(Kind.HOUSEHOLD, household_id)
+        if household is None:
+            return []
+        return self._passages(
+            _SELECT + " INDEXED BY passage_log_yellow_exits WHERE household = ? "
+            "AND granted = 1 AND direction = 1 AND colour = 2 AND at >= ? AND at < ? "
+            "ORDER BY at, event_id", [household, to_us(start), to_us(end)])
 
     def alerts(self, *, open_only: bool = False, severity: str | None = None,
                grid_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -156,17 +273,22 @@ class JournalQueries:
             where.append("a.grid_id = ?")
             params.append(grid_id)
         sql = f"{_ALERTS} WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT ?"
-        return _rows(self.db, sql, [*params, limit])
+        return _alert_rows(self.conn.execute(sql, [*params, limit]))
 
     def alert(self, alert_id: int) -> dict[str, Any] | None:
         """One alert with its count and escalation, or None."""
-        rows = _rows(self.db, f"{_ALERTS} WHERE a.id = ?", [alert_id])
+        rows = _alert_rows(self.conn.execute(f"{_ALERTS} WHERE a.id = ?", [alert_id]))
         return rows[0] if rows else None
 
     def door_events(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest door events, newest first."""
-        return _rows(self.db, "SELECT * FROM door_events ORDER BY id DESC LIMIT ?", [limit])
+        return decode_doors(self.book, self.conn.execute(
+            "SELECT * FROM door_log ORDER BY seq DESC LIMIT ?", [limit]).fetchall())
 
-    @staticmethod
-    def _passage(row: dict[str, Any]) -> dict[str, Any]:
-        return {**row, "granted": bool(row["granted"])}
+    def chain_head(self) -> dict[str, Any]:
+        """The newest place in the hash chain and its link (16 hex digits)."""
+        values = dict(self.conn.execute(
+            "SELECT name, value FROM journal_counters WHERE name IN ('chain_seq', 'chain_link')"))
+        link = int(values.get("chain_link", 0))
+        return {"seq": int(values.get("chain_seq", 0)),
+                "link": link.to_bytes(8, "big", signed=True).hex()}

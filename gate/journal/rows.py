@@ -6,11 +6,13 @@ passage the journal could not write yet (full disk) never drift apart.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gate.journal.queries import utc_text
-from gate.model import Decision, Person
-from gate.observation import Observation
+from gate.journal.codec import utc_text
+
+if TYPE_CHECKING:
+    from gate.model import Decision, Person
+    from gate.observation import Observation
 
 # What another gate of the compound tells of its passage: the row without the snapshot, whose
 # file stays on that gate.
@@ -41,7 +43,9 @@ def passage_row(observation: Observation, decision: Decision, person: Person | N
         "rule": decision.rule,
         "reason_zh": decision.reason_zh,
         "reason_en": decision.reason_en,
-        "face_distance": observation.face_distance,
+        # Six decimals: the journal keeps it as an integer of millionths (gate/journal/codec).
+        "face_distance": None if observation.face_distance is None else round(
+            float(observation.face_distance), 6),
         "faces_in_view": observation.faces_in_view,
         "snapshot": observation.snapshot,
         "actor": actor,

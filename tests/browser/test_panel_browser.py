@@ -262,7 +262,7 @@ def test_person_page_shows_gates_and_contacts(browser: Any, gate: Gate) -> None:
 
     def there(person: str, at: datetime, seq: int) -> None:
         journal.record_peer_passage({
-            "event_id": f"north-{seq}", "at": utc_text(at), "gate_id": peer_gate,
+            "event_id": f"{seq:032x}", "at": utc_text(at), "gate_id": peer_gate,
             "reader_id": "north-in", "direction": "in", "person_id": person,
             "household_id": "h-91", "grid_id": "grid-9", "pass_id": None, "method": "pass",
             "colour": "green", "granted": True, "rule": "green.out", "reason_zh": "放行",

@@ -35,7 +35,7 @@ def local_passage(journal: Journal, person: str, direction: Direction, at: datet
 def peer_passage(journal: Journal, person: str, direction: Direction, at: datetime,
                  seq: int) -> None:
     assert journal.record_peer_passage({
-        "event_id": f"west-{seq}", "at": utc_text(at), "gate_id": PEER,
+        "event_id": f"{seq:032x}", "at": utc_text(at), "gate_id": PEER,
         "reader_id": f"west-{direction.value}", "direction": direction.value,
         "person_id": person, "household_id": f"h-{person}", "grid_id": "grid-7",
         "pass_id": None, "method": "pass", "colour": "green", "granted": True,
@@ -117,7 +117,7 @@ def test_contacts_finds_the_near_one_only(config: Path) -> None:
     assert [(r["person_id"], r["gate_id"], r["gap_s"]) for r in rows] == [
         ("near", LOCAL, 240.0), ("west", PEER, 300.0)]
     assert rows[0]["near_at"].startswith("2026-03-10T02:00")
-    assert rows[1]["near_event_id"] == "west-4"
+    assert rows[1]["near_event_id"] == f"{4:032x}"
     code, out = run("contacts", "p-1", "--within", "10m", "-c", str(config))
     assert code == 0, out
     assert "2 contacts of p-1 within 10m" in out

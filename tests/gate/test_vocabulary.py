@@ -154,5 +154,5 @@ def test_members_are_their_plain_strings() -> None:
             assert member == member.value and f"{member}" == member.value
     assert Rule("green.in") is Rule.GREEN_IN
     assert [e.value for e in EventType] == ["passage", "alert", "door", "alert_ack",
-                                            "alert_update", "audit", "command_result",
+                                            "alert_update", "audit", "wipe", "command_result",
                                             "snapshot_request"]

@@ -67,3 +67,20 @@ def test_scans_reach_the_platform_and_platform_permits_change_decisions(
         assert sub.on(TOPICS.grid_alerts("grid-7"))[0]["data"]["severity"] == "urgent"
     wait_until(lambda: sub.on(TOPICS.state)[-1]["online"] is False, what="offline on close")
     sub.close()
+
+
+def test_the_state_message_carries_the_journal_chain_head(module_broker: Broker,
+                                                          tmp_path: Path) -> None:
+    settings = gate_settings(tmp_path, port=module_broker.port, client_id="chain-gate",
+                             reconnect_min_s=0.1)
+    sub = Subscriber(module_broker, client_id="chain-sub")
+    with GateApp(settings, pin_factory=MockFactory()) as app:
+        app.start_sync()
+        assert scan(app, "out-cam")
+        head = app.journal.chain_head()
+        assert head["seq"] >= 2  # the passage and the relay's release
+        assert app.sync is not None
+        app.sync.publisher.request_state()
+        wait_until(lambda: any(m.get("chain") == head for m in sub.on(TOPICS.state)),
+                   what="the chain head in the retained state")
+    sub.close()

@@ -34,7 +34,7 @@ def local(panel: Panel, person: str, direction: Direction, at: datetime) -> None
 
 def peer(panel: Panel, person: str, direction: Direction, at: datetime, seq: int) -> None:
     assert panel.gate.journal.record_peer_passage({
-        "event_id": f"west-{seq}", "at": utc_text(at), "gate_id": PEER,
+        "event_id": f"{seq:032x}", "at": utc_text(at), "gate_id": PEER,
         "reader_id": f"west-{direction.value}", "direction": direction.value,
         "person_id": person, "household_id": "h-2", "grid_id": "grid-7", "pass_id": None,
         "method": "pass", "colour": "green", "granted": True, "rule": "green.out",
@@ -100,7 +100,7 @@ def test_contacts_within_the_chosen_window(compound: Panel) -> None:
     rows = guard.get("/api/persons/p-1/contacts", params={"within": 5}).json()
     assert [(r["person_id"], r["gate_id"], r["gap_s"], r["offset_s"]) for r in rows] == [
         ("near", "gate-east", 240.0, 240.0), ("west", PEER, 120.0, -120.0)]
-    assert rows[1]["near_event_id"] == "west-3"
+    assert rows[1]["near_event_id"] == f"{3:032x}"
     english = compound.guard()
     english.cookies.set(LANG_COOKIE, "en")
     page = english.get("/persons/p-1").text
