@@ -60,6 +60,9 @@ class ModeOut(DoorHealth):
     """The door after a mode change, with the snapshot kept as evidence."""
 
     snapshot: str | None
+    # A hold-open over a red-permit refusal: the request a second account must approve.
+    approval_request: str | None = None
+    approval_expires_at: str | None = None
 
 
 def reason_text(i18n: Translator, code: str, note: str) -> str:
@@ -112,9 +115,11 @@ def open_once(svc: PanelServices, reader_id: str, actor: str, reason: str,
                        passage_event_id=passage.event_id if passage else None, snapshot=snapshot)
 
 
-def set_mode(svc: PanelServices, reader_id: str, actor: str, change: ModeIn) -> ModeOut:
+def set_mode(svc: PanelServices, reader_id: str, actor: str, change: ModeIn,
+             address: str | None = None) -> ModeOut:
     """Put the reader's door in normal, lockdown or hold-open (which needs minutes); lockdown
-    and hold-open need a reason and are recorded with a snapshot and an override alert."""
+    and hold-open need a reason and are recorded with a snapshot and an override alert. A
+    hold-open over a red-permit refusal waits for a second account (gate/approvals.py)."""
     if svc.gate.controls.door(reader_id) is None:
         raise HTTPException(404, "error.not_found")
     reason = " ".join(change.reason.split())
@@ -127,13 +132,28 @@ def set_mode(svc: PanelServices, reader_id: str, actor: str, change: ModeIn) -> 
             raise HTTPException(400, "error.hold_minutes")
         seconds = change.minutes * 60
     snapshot = evidence(svc, reader_id) if override else None
+    pending = None
     try:
-        svc.gate.controls.set_mode(change.mode, actor=actor, reason=reason, reader_id=reader_id,
-                                   seconds=seconds, snapshot=snapshot)
+        if change.mode is DoorMode.HOLD_OPEN and seconds is not None:
+            held = svc.gate.approvals.hold_open(reader_id, seconds=seconds, actor=actor,
+                                                reason=reason, snapshot=snapshot,
+                                                address=address)
+            pending = held if isinstance(held, PendingOverride) else None
+        else:
+            svc.gate.controls.set_mode(change.mode, actor=actor, reason=reason,
+                                       reader_id=reader_id, snapshot=snapshot)
     except DoorError as exc:
         raise HTTPException(400, str(exc)) from exc
+    except ApprovalError as exc:
+        raise HTTPException(409, f"error.{exc.code}") from None
     state = next(d for d in door_health(svc) if d.reader_id == reader_id)
-    return ModeOut(**state.model_dump(), snapshot=snapshot)
+    if pending is None:
+        return ModeOut(**state.model_dump(), snapshot=snapshot)
+    log.warning("panel: %s asked to hold %s open over a red-permit refusal; waiting for a "
+                "second account (request %s)", actor, reader_id, pending.request_id)
+    return ModeOut(**state.model_dump(), snapshot=snapshot,
+                   approval_request=pending.request_id,
+                   approval_expires_at=pending.expires_at.isoformat())
 
 
 def door_states(request: Request, svc: PanelServices) -> dict[str, str]:
@@ -156,7 +176,7 @@ def open_form(request: Request, svc: Services, session: GuardAction, reader_id: 
 
 
 @router.post("/door/{reader_id}/mode")
-def mode_form(svc: Services, session: GuardAction, reader_id: ReaderId,
+def mode_form(request: Request, svc: Services, session: GuardAction, reader_id: ReaderId,
               mode: Annotated[DoorMode, Form()],
               minutes: Annotated[float | None, Form(gt=0, le=24 * 60)] = None,
               reason: Annotated[str, Form(max_length=32)] = "",
@@ -164,7 +184,10 @@ def mode_form(svc: Services, session: GuardAction, reader_id: ReaderId,
     # Back to normal needs no reason; lockdown and hold-open do (set_mode checks).
     """Lockdown, hold-open or back to normal from the live page."""
     text = "" if not reason and not note.strip() else reason_text(svc.i18n, reason, note)
-    set_mode(svc, reader_id, session.user.name, ModeIn(mode=mode, minutes=minutes, reason=text))
+    result = set_mode(svc, reader_id, session.user.name,
+                      ModeIn(mode=mode, minutes=minutes, reason=text), client_address(request))
+    if result.approval_request is not None:
+        return redirect("/", "msg.approval_needed")
     return redirect("/", f"msg.mode_{mode.value}")
 
 
@@ -190,7 +213,9 @@ def open_api(request: Request, svc: Services, session: GuardAction, reader_id: R
 
 
 @router.post("/api/doors/{reader_id}/mode", response_model=ModeOut)
-def mode_api(svc: Services, session: GuardAction, reader_id: ReaderId,
+def mode_api(request: Request, svc: Services, session: GuardAction, reader_id: ReaderId,
              body: ModeIn) -> ModeOut:
-    """Change the door's mode; lockdown and hold-open need a reason."""
-    return set_mode(svc, reader_id, session.user.name, body)
+    """Change the door's mode; lockdown and hold-open need a reason. A hold-open over a
+    red-permit refusal answers with the request a second account must approve
+    (`approval_request`) and leaves the door as it was."""
+    return set_mode(svc, reader_id, session.user.name, body, client_address(request))
