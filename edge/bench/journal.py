@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from gate.clock import ManualClock
 from gate.journal import Journal, JournalQueries, chain
 from gate.journal.codec import from_us
 from gate.journal.retention import Retention, prune
+from gate.journal.schema import migrate
 from gate.journal.verify import verify
 from gate.policy import Policy
 from gate.store import database_path, open_database, open_reader
@@ -297,6 +299,8 @@ def bench_journal(passages: int, persons: int, gates: int, years: float, rounds:
             "params") == params
         if reuse:
             built = json.loads(stamp.read_text())
+            with closing(open_database(path)) as db:  # a journal kept from an older release
+                migrate(db)
         else:
             for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                 stale.unlink(missing_ok=True)
