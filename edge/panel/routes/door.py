@@ -57,9 +57,11 @@ class OverrideOut(BaseModel):
 
 
 class ModeOut(DoorHealth):
-    """The door after a mode change, with the snapshot kept as evidence."""
+    """The door after a mode change, with the snapshot kept as evidence; `saved` false: the
+    mode is in force but the database cannot be written yet (a restart would lose it)."""
 
     snapshot: str | None
+    saved: bool = True
 
 
 def reason_text(i18n: Translator, code: str, note: str) -> str:
@@ -128,12 +130,14 @@ def set_mode(svc: PanelServices, reader_id: str, actor: str, change: ModeIn) -> 
         seconds = change.minutes * 60
     snapshot = evidence(svc, reader_id) if override else None
     try:
-        svc.gate.controls.set_mode(change.mode, actor=actor, reason=reason, reader_id=reader_id,
-                                   seconds=seconds, snapshot=snapshot)
+        doors = svc.gate.controls.set_mode(change.mode, actor=actor, reason=reason,
+                                           reader_id=reader_id, seconds=seconds,
+                                           snapshot=snapshot)
     except DoorError as exc:
         raise HTTPException(400, str(exc)) from exc
     state = next(d for d in door_health(svc) if d.reader_id == reader_id)
-    return ModeOut(**state.model_dump(), snapshot=snapshot)
+    return ModeOut(**state.model_dump(), snapshot=snapshot,
+                   saved=not svc.gate.controls.unsaved(doors))
 
 
 def door_states(request: Request, svc: PanelServices) -> dict[str, str]:
@@ -164,8 +168,9 @@ def mode_form(svc: Services, session: GuardAction, reader_id: ReaderId,
     # Back to normal needs no reason; lockdown and hold-open do (set_mode checks).
     """Lockdown, hold-open or back to normal from the live page."""
     text = "" if not reason and not note.strip() else reason_text(svc.i18n, reason, note)
-    set_mode(svc, reader_id, session.user.name, ModeIn(mode=mode, minutes=minutes, reason=text))
-    return redirect("/", f"msg.mode_{mode.value}")
+    done = set_mode(svc, reader_id, session.user.name,
+                    ModeIn(mode=mode, minutes=minutes, reason=text))
+    return redirect("/", f"msg.mode_{mode.value}" if done.saved else "msg.mode_not_saved")
 
 
 @router.get("/door/states", response_model=dict[str, str])
