@@ -34,7 +34,7 @@ _REF = re.compile(r"snapshots/\d{4}-\d{2}-\d{2}/[0-9a-f]{32}\.jpg")
 PERSONAL_TABLES = (
     "persons", "permits", "households", "grids", "revoked_passes", "face_encodings",
     "face_gallery", "face_snapshots", "outbox", "outbox_dead", "panel_users", "panel_sessions",
-    "panel_visitors")  # the journal's own tables: gate.journal.wipe.wipe_all
+    "panel_visitors", "audit")  # the journal's own tables: gate.journal.wipe.wipe_all
 KEPT_TABLES = {
     "versions": "document versions; the bodies of roster, permits and revocations are emptied",
     "face_gallery_version": "a counter",
@@ -45,9 +45,13 @@ KEPT_TABLES = {
     "journal_names": "names of persons and all else personal are blanked; gates, rules stay",
     "journal_chain_gaps": "links (hashes) of removed records",
     "journal_peer_seq": "the peer gates' sequence numbers",
+    "peer_states": "the peer gates' connection numbers",
+    "peer_epochs": "the peer gates' journal epochs and sequence numbers",
+    "compound_epoch": "this journal's epoch id",
     "_sqlite_migrations": "schema versions",
     "sqlite_sequence": "SQLite's counters",
-    **dict.fromkeys(("passage_log", "passage_last", "door_log", "alerts", "journal_wipes"),
+    **dict.fromkeys(("passage_log", "passage_last", "door_log", "alerts", "journal_wipes",
+                     "alert_folds", "alert_escalations"),
                     "emptied by gate.journal.wipe.wipe_all"),
 }
 

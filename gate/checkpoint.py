@@ -174,16 +174,17 @@ class Checkpoint:
         return self._tell(Outcome(observation, decision, person, released, acted_at, events))
 
     def _once(self, observation: Observation) -> Observation:
-        """A live code the compound let through in this direction before is refused (decide
-        stays pure: it reads the verdict in the pass check)."""
+        """A live code the compound let through in this direction before, or one older than a
+        code of the pass that did, is refused (decide stays pure: it reads the verdict in the
+        pass check)."""
         check = observation.pass_check
         if (check is None or not check.valid or check.live_step is None
                 or check.claims is None):
             return observation
-        if not self.live_codes.used(check.claims.pass_id, check.live_step,
-                                    observation.reader.direction.value):
+        newest = self.live_codes.newest(check.claims.pass_id, observation.reader.direction.value)
+        if newest is None or newest < check.live_step:
             return observation
-        return replace(observation, pass_check=replayed(check))
+        return replace(observation, pass_check=replayed(check, newest))
 
     def _spend(self, observation: Observation) -> None:
         check = observation.pass_check

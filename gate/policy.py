@@ -149,19 +149,21 @@ class CompoundRules(_Strict):
 
 
 class RedOverrideRules(_Strict):
-    """A guard's open-once right after a red-permit exit denial needs a second account."""
+    """A guard's open-once or hold-open right after a red-permit exit denial at the gate needs
+    a second account."""
 
     second_approval: bool = Field(
-        True, description="An open-once at a reader whose last unresolved refusal (within "
-        "lookback_s) was a red-permit exit waits for a second panel account's approval; "
-        "without it the door stays shut. Both names are journaled.")
+        True, description="While a red-permit exit refused at any reader of this gate (within "
+        "lookback_s) is unresolved, a guard's open-once or hold-open at any door of the gate "
+        "waits for a second panel account's approval; without it the door stays as it is. "
+        "Both names are journaled. Signed platform commands are not asked.")
     approval_window_s: int = Field(
         120, ge=10, le=1800,
         description="Seconds the second account has to approve before the request lapses.")
     lookback_s: int = Field(
         300, ge=10, le=3600,
-        description="A red-permit exit refused at the reader this recently, with no door "
-        "opening there since, makes an open-once an override of it.")
+        description="A red-permit exit refused at the gate this recently is unresolved until "
+        "an approved override or a later grant to that same person.")
 
 
 class Policy(_Strict):

@@ -52,6 +52,9 @@ REASONS: dict[Rule, tuple[str, str]] = {
     Rule.COMPOUND_GUARD: ("各门暂时失联，请门岗核实放行", "Gates out of touch: the guard will decide"),
     Rule.GATE_LOCKDOWN: ("门禁已封锁", "Gate in lockdown"),
     Rule.DOOR_NOT_RELEASED: ("门未能打开，请联系门岗", "The door did not open: please see the guard"),
+    # Decided by the checkpoint (gate/rulebook.py), shown on the gate display like the others.
+    Rule.RULES_STALE: ("通行规则或信任列表已过期，请门岗核实放行",
+                       "The gate's rules are out of date: the guard will decide"),
 }
 
 OBSERVATION_OVER = ("观察期已满，待社区确认", "observation period over, awaiting confirmation")
@@ -82,8 +85,7 @@ STALE: dict[AlertKind, tuple[Severity, str, str]] = {
     AlertKind.POLICY_STALE: (Severity.URGENT, "通行规则（版本 {version}）已 {days} 天未更新，超过上限 {limit} 天：{action}",
                              "the policy in force (version {version}) is {days} days old, over its maximum of {limit}: {action}"),
 }
-RULES_STALE_REASON = ("通行规则或信任列表已过期，请门岗核实放行",
-                      "The gate's rules are out of date: the guard will decide")
+RULES_STALE_REASON = REASONS[Rule.RULES_STALE]
 CLOCK_UNSYNCED = (Severity.WARNING, "闸机时钟未同步（{now}）：通行证有效期判断可能出错，请检查网络时间同步",
                   "the gate's clock is not synchronised ({now}): pass validity may be judged wrongly; check time synchronisation")
 CLOCK_IMPLAUSIBLE = (Severity.URGENT, "闸机时钟明显错误（{now}）：通行证会被误判为过期或未生效",
@@ -113,7 +115,8 @@ def alert(kind: AlertKind, who: str | None) -> AlertSpec:
 
 # What the rules and alert kinds mean for people who read the API (docs/mqtt.md is generated
 # from here: `gridgate docs`). REASONS and ALERTS say most; these say the rest, whose texts
-# are made where they happen (overrides, the door, the platform link, the panel).
+# are made where they happen (overrides, the door, the platform link, the panel), and come
+# first where a rule has both (rules.stale: REASONS has what the person at the gate reads).
 RULE_MEANINGS: dict[Rule, tuple[str, str]] = {
     Rule.RULES_STALE: ("信任列表或通行规则超过最长有效期，本应放行的通行改由门岗核实", "the trust list or policy in "
                        "force is older than its maximum age: what would be granted waits for the guard"),
@@ -172,7 +175,7 @@ ALERT_MEANINGS: dict[AlertKind, tuple[Severity, str, str]] = {
 
 def rule_meaning(rule: Rule) -> tuple[str, str]:
     """What a rule id means, in Chinese and English (KeyError: a rule nobody described)."""
-    return REASONS[rule] if rule in REASONS else RULE_MEANINGS[rule]
+    return RULE_MEANINGS[rule] if rule in RULE_MEANINGS else REASONS[rule]
 
 
 def alert_meaning(kind: AlertKind) -> tuple[Severity, str, str]:

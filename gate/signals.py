@@ -22,18 +22,9 @@ from typing import Any
 from gpiozero import LED, Buzzer
 
 from gate.errors import SignalError
-from gate.vocabulary import DoorMode
+from gate.vocabulary import DoorMode, Lamp
 
 log = logging.getLogger(__name__)
-
-
-class Lamp(StrEnum):
-    """Which light a pattern shows."""
-
-    GREEN = "green"
-    RED = "red"
-    AMBER = "amber"  # the amber lamp, or green and red together without one
-    NONE = "none"
 
 
 class Shown(StrEnum):

@@ -163,3 +163,13 @@ class AuditKind(StrEnum):
     OVERRIDE_REQUESTED = "override_requested"  # an open-once of a red-permit denial, waiting
     OVERRIDE_APPROVED = "override_approved"  # a second account approved it: the door opened
     OVERRIDE_EXPIRED = "override_expired"  # nobody approved in time: the door stayed shut
+
+
+@unique
+class Lamp(StrEnum):
+    """Which light a signal pattern shows (gate/signals.py; the settings name it)."""
+
+    GREEN = "green"
+    RED = "red"
+    AMBER = "amber"  # the amber lamp, or green and red together without one
+    NONE = "none"

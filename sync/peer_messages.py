@@ -58,8 +58,9 @@ class PeerPassage(_Strict):
 
 
 class LiveCode(_Strict):
-    """The live code a granted passage used (gate/passes/ledger.py): with the passage's pass id
-    and direction, it must not open another gate of the compound again."""
+    """The step of the live code the passage was shown with (the passage's `live_step`): when
+    granted, no code of that pass as old or older opens another gate of the compound in that
+    direction (gate/passes/ledger.py)."""
 
     step: Annotated[int, Field(ge=0, lt=2**40)]
 
@@ -116,7 +117,8 @@ def passage_message(row: dict[str, Any], *, compound_id: str, epoch: str,
                     request_id: str | None = None, live_step: int | None = None,
                     ) -> dict[str, Any]:
     """The peer_passage message of a passage row of the gate that decided it (to be signed by
-    that gate's key): its PEER_COLUMNS, its id as `seq`, and the step of the live code it used."""
+    that gate's key): its PEER_COLUMNS, its id as `seq`, and the step of the live code it was
+    shown with (`live_step`, the passage's own)."""
     passage = {name: row[name] for name in PEER_COLUMNS}
     passage["granted"] = bool(passage["granted"])
     message: dict[str, Any] = {

@@ -53,7 +53,7 @@ from gate.journal import Journal
 from gate.journal.queries import utc_text
 from gate.model import AlertSpec, Colour, Direction
 from gate.passes import SigningKey, TrustList
-from gate.passes.ledger import LiveUse, record_use, step_used
+from gate.passes.ledger import LiveUse, record_use
 from gate.passes.live import step_of
 from gate.passes.trust import GATE_SCOPE, TrustedKey
 from gate.policy import Policy
@@ -271,7 +271,7 @@ class PeerLink:
         if event.kind != EventType.PASSAGE or event.row.get("gate_id") != self.gate_id:
             return
         row = event.row
-        message = self._passage_message(row, live_step=_live_step(db, row))
+        message = self._passage_message(row)
         try:
             PassageMessage.model_validate(message)
         except ValidationError as exc:  # sent anyway; the peers count it as malformed
@@ -282,13 +282,12 @@ class PeerLink:
                    payload=sign_payload(message, self.key).decode("utf-8"),
                    created_at=utc_text(self.clock.now()))
 
-    def _passage_message(self, row: dict[str, Any], request_id: str | None = None, *,
-                         live_step: int | None = None) -> dict[str, Any]:
-        if live_step is None and request_id is not None:  # a replay: read it here
-            with self._db_lock:
-                live_step = _live_step(self._db, row)
+    def _passage_message(self, row: dict[str, Any], request_id: str | None = None
+                         ) -> dict[str, Any]:
+        # The live step comes with the passage itself (written in its transaction), never from
+        # the live-code ledger, which may not have been written (a full disk).
         return passage_message(row, compound_id=self.topics.compound_id, epoch=self.epoch,
-                               request_id=request_id, live_step=live_step)
+                               request_id=request_id, live_step=row.get("live_step"))
 
     def _after_commit(self, event: JournalEvent) -> None:
         """After this gate's passage committed: wake the sender; a yellow exit decided while a
@@ -408,6 +407,7 @@ class PeerLink:
 
     def _passage(self, message: PassageMessage, *, replay: bool) -> str:
         row = message.passage.model_dump()
+        row["live_step"] = message.live_code.step if message.live_code is not None else None
         with self._db_lock:
             new = self._peer_journal.record_peer_passage(row, seq=message.seq)
             self.store.hold(message.gate_id, message.epoch, message.seq)
@@ -476,14 +476,6 @@ class PeerLink:
         if self.view is not None:
             self.view.peer_offline(gate)
         return "state_offline"
-
-
-def _live_step(db: Database, row: dict[str, Any]) -> int | None:
-    """The step of the live code this gate's passage used, when it used one."""
-    if not row["granted"]:
-        return None
-    return step_used(db, gate_id=row["gate_id"], pass_id=row["pass_id"],
-                     direction=row["direction"], at=row["at"])
 
 
 def _yellow_exit(row: dict[str, Any]) -> bool:

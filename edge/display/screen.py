@@ -49,6 +49,7 @@ RULE_PROMPTS = {
     Rule.COMPOUND_GUARD: "see_guard",
     Rule.DOOR_NOT_RELEASED: "see_guard",
     Rule.OVERRIDE_REFUSED: "see_guard",
+    Rule.RULES_STALE: "see_guard",
 }
 # What a guard may put on the screen by name: (zh, en, prompt).
 MESSAGES: dict[str, tuple[str, str, str | None]] = {

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from edge.settings.core import Section
-from gate.alert_folding import FoldRules
-from gate.freshness import FreshnessRules
-from gate.probing import ProbingRules
+
+if TYPE_CHECKING:  # the rules' modules load the journal: settings must load fast (CLI start)
+    from gate.alert_folding import FoldRules
+    from gate.freshness import FreshnessRules
 
 _AUDIENCE = r"^(street_office|(grid|webhook):[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 
@@ -41,6 +42,8 @@ class AlertsSettings(Section):
 
     def fold_rules(self) -> FoldRules:
         """The folding rules as gate/alert_folding.py takes them."""
+        from gate.alert_folding import FoldRules
+        from gate.probing import ProbingRules
         return FoldRules(window_s=self.fold_window_minutes * 60,
                          probing=ProbingRules(self.probing_count, self.probing_window_s))
 
@@ -71,5 +74,6 @@ class FreshnessSettings(Section):
 
     def rules(self) -> FreshnessRules:
         """The limits as gate/freshness.py takes them."""
+        from gate.freshness import FreshnessRules
         return FreshnessRules(self.trust_max_age_days, self.policy_max_age_days,
                               self.when_stale)

@@ -6,10 +6,15 @@ generated reference shows them), turned into gate.signals.Patterns for the devic
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from edge.settings.core import _ID, Section
-from gate.signals import Lamp, Pattern, Patterns
+from gate.vocabulary import Lamp
+
+if TYPE_CHECKING:  # gate.signals loads gpiozero: settings must load fast (CLI start)
+    from gate.signals import Pattern, Patterns
 
 _LAMP = ("'green', 'red', 'amber' (green and red together where no amber lamp is wired, as an "
          "RGB lamp mixes it) or 'none'.")
@@ -27,6 +32,7 @@ class PatternSettings(Section):
 
     def pattern(self, seconds: float = 0.0) -> Pattern:
         """The devices' form of this pattern."""
+        from gate.signals import Pattern
         return Pattern(self.lamp, self.blink_hz, self.beeps, self.beep_ms / 1000,
                        self.gap_ms / 1000, seconds)
 
@@ -102,6 +108,7 @@ class SignalSettings(Section):
 
     def patterns(self) -> Patterns:
         """The patterns for the devices."""
+        from gate.signals import Patterns
         return Patterns(granted=self.granted.pattern(self.granted.seconds),
                         denied=self.denied.pattern(self.denied.seconds),
                         waiting=self.waiting.pattern(), lockdown=self.lockdown.pattern(),

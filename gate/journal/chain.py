@@ -48,12 +48,17 @@ def _float(value: Any) -> float | None:
 
 
 def passage_content(row: Mapping[str, Any]) -> list[Any]:
-    """What a passage's link covers (a row as `codec.decode_passages` returns it)."""
-    return [row["id"], row["event_id"], to_us(row["at"]), to_us(row["order_at"]),
-            row["gate_id"], row["reader_id"], row["direction"], row["person_id"],
-            row["household_id"], row["grid_id"], row["pass_id"], row["method"], row["colour"],
-            bool(row["granted"]), row["rule"], row["reason_zh"], row["reason_en"],
-            _float(row["face_distance"]), row["faces_in_view"], row["snapshot"], row["actor"]]
+    """What a passage's link covers (a row as `codec.decode_passages` returns it); the live
+    step only where there is one, so passages chained before it was kept still check."""
+    content = [row["id"], row["event_id"], to_us(row["at"]), to_us(row["order_at"]),
+               row["gate_id"], row["reader_id"], row["direction"], row["person_id"],
+               row["household_id"], row["grid_id"], row["pass_id"], row["method"],
+               row["colour"], bool(row["granted"]), row["rule"], row["reason_zh"],
+               row["reason_en"], _float(row["face_distance"]), row["faces_in_view"],
+               row["snapshot"], row["actor"]]
+    if row.get("live_step") is not None:
+        content.append(row["live_step"])
+    return content
 
 
 def alert_content(row: Mapping[str, Any]) -> list[Any]:

@@ -194,7 +194,7 @@ class NameBook:
 STORED = ("person", "id", "at", "order_lag", "event_id", "gate", "reader", "direction",
           "granted", "household", "grid", "pass", "method", "colour", "rule", "reason",
           "face_distance", "faces_in_view", "snapshot", "actor", "origin_seq", "received_lag",
-          "seq", "link")
+          "seq", "link", "live_step")
 # Name-coded columns: stored column -> (kind, row key).
 _NAMED = (("person", Kind.PERSON, "person_id"), ("gate", Kind.GATE, "gate_id"),
           ("reader", Kind.READER, "reader_id"), ("household", Kind.HOUSEHOLD, "household_id"),
@@ -220,7 +220,7 @@ def encode_passage(book: NameBook, row: Mapping[str, Any], *, passage_id: int,
         "faces_in_view": row["faces_in_view"],
         "snapshot": row.get("snapshot"), "origin_seq": row.get("origin_seq"),
         "received_lag": None if received is None else to_us(received) - at,
-        "seq": seq, "link": link,
+        "seq": seq, "link": link, "live_step": row.get("live_step"),
     }
     for column, kind, key in _NAMED:
         values[column] = book.code(kind, row[key])
@@ -237,7 +237,7 @@ def decode_passages(book: NameBook, raws: Sequence[Sequence[Any]]) -> list[dict[
     out = []
     for (person, passage_id, at, lag, event_id, gate, reader, direction, granted, household,
          grid, pass_, method, colour, rule, reason, face_distance, faces_in_view, snapshot,
-         actor, origin_seq, received, _seq, _link) in raws:
+         actor, origin_seq, received, _seq, _link, live_step) in raws:
         zh, en = split_reason(reasons.get(reason))
         at_text = us_text(at)
         out.append({
@@ -253,7 +253,7 @@ def decode_passages(book: NameBook, raws: Sequence[Sequence[Any]]) -> list[dict[
             "faces_in_view": faces_in_view,
             "snapshot": snapshot, "actor": names["actor"].get(actor), "origin_seq": origin_seq,
             "received_at": None if received is None else us_text(at + received),
-            "order_at": us_text(at + lag) if lag else at_text,
+            "order_at": us_text(at + lag) if lag else at_text, "live_step": live_step,
         })
     return out
 

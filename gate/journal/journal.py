@@ -300,14 +300,15 @@ class Journal(JournalQueries):
         return self._last_order_us
 
     def record_peer_passage(self, row: Mapping[str, Any], *, seq: int) -> bool:
-        """Keep a passage another gate of the compound decided (its columns, PEER_COLUMNS);
-        True when it is new, False for one already held (replays and redeliveries are
-        harmless). It goes to no outbox and no chain: the gate that decided it signed it."""
+        """Keep a passage another gate of the compound decided (its columns, PEER_COLUMNS,
+        and `live_step` when its message named the live code it used); True when it is new,
+        False for one already held (replays and redeliveries are harmless). It goes to no
+        outbox and no chain: the gate that decided it signed it."""
         if row["gate_id"] == self.gate_id:
             raise ValueError(f"a peer passage cannot claim this gate's id {self.gate_id!r}")
         values = {name: row[name] for name in PEER_COLUMNS}
         values |= {"origin_seq": seq, "received_at": utc_text(self.clock.now()),
-                   "snapshot": None}
+                   "snapshot": None, "live_step": row.get("live_step")}
         at, event_id = to_us(values["at"]), id_bytes(values["event_id"])
         with self._lock, self._write():
             conn = self.db.conn

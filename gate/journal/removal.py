@@ -43,6 +43,10 @@ class Doomed:
         return {seq: link for seq, link in out.items() if link is not None}
 
 
+# Rows kept beside an alert (its folded count, its escalation): they go before the alert.
+ALERT_DEPENDENTS = ("alert_folds", "alert_escalations")
+
+
 def link_at(conn: sqlite3.Connection, seq: int) -> int | None:
     """The link of the record at this place of the chain; None when it is not there."""
     for table in ("passage_log", "door_log", "alerts", "journal_notes"):
@@ -76,7 +80,10 @@ def remove(journal: Journal, pick: Callable[[sqlite3.Connection], Doomed], *, ac
         conn.executemany("DELETE FROM passage_log WHERE person = ? AND id = ?", keys)
         conn.executemany("DELETE FROM passage_last WHERE person = ? AND id = ?", keys)
         conn.executemany("DELETE FROM door_log WHERE seq = ?", [(s,) for s, _ in doomed.doors])
-        conn.executemany("DELETE FROM alerts WHERE id = ?", [(a,) for a, _, _ in doomed.alerts])
+        alert_ids = [(a,) for a, _, _ in doomed.alerts]
+        for dependent in ALERT_DEPENDENTS:
+            conn.executemany(f"DELETE FROM {dependent} WHERE alert_id = ?", alert_ids)
+        conn.executemany("DELETE FROM alerts WHERE id = ?", alert_ids)
         seq = write_note(journal, action, detail, len(chained))
         if event is not None:
             data = {**(event_data or {}), "removed": len(doomed), "chain_seq": seq,

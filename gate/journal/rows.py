@@ -49,4 +49,7 @@ def passage_row(observation: Observation, decision: Decision, person: Person | N
         "faces_in_view": observation.faces_in_view,
         "snapshot": observation.snapshot,
         "actor": actor,
+        # The step of the live code shown (its proof checked), kept with the passage: what the
+        # peer message tells the other gates of a live code this passage spent.
+        "live_step": observation.pass_check.live_step if observation.pass_check else None,
     }

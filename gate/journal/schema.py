@@ -147,6 +147,11 @@ def _name(alias: str, kind: Kind, column: str) -> str:
 
 
 def _create_views(db: Database) -> None:
+    _create_passages_view(db)
+    _create_door_events_view(db)
+
+
+def _create_passages_view(db: Database, *, live_step: bool = False) -> None:
     joins = " ".join(_name(f"n_{key}", kind, f"p.{column}") for key, (column, kind) in {
         "gate_id": ("gate", Kind.GATE), "reader_id": ("reader", Kind.READER),
         "person_id": ("person", Kind.PERSON), "household_id": ("household", Kind.HOUSEHOLD),
@@ -154,6 +159,7 @@ def _create_views(db: Database) -> None:
         "method": ("method", Kind.METHOD), "rule": ("rule", Kind.RULE),
         "actor": ("actor", Kind.ACTOR), "reason": ("reason", Kind.REASON)}.items())
     reason = "n_reason.name"
+    extra = ", p.live_step AS live_step" if live_step else ""  # since 0004
     db.execute(f"""
         CREATE VIEW passages AS SELECT
             p.id AS id, lower(hex(p.event_id)) AS event_id, {iso_sql("p.at")} AS at,
@@ -170,8 +176,11 @@ def _create_views(db: Database) -> None:
             p.snapshot AS snapshot, n_actor.name AS actor, p.origin_seq AS origin_seq,
             CASE WHEN p.received_lag IS NOT NULL THEN {iso_sql("(p.at + p.received_lag)")}
                 END AS received_at,
-            {iso_sql("(p.at + p.order_lag)")} AS order_at
+            {iso_sql("(p.at + p.order_lag)")} AS order_at{extra}
         FROM passage_log p {joins}""")
+
+
+def _create_door_events_view(db: Database) -> None:
     joins = " ".join(_name(f"n_{column}", kind, f"d.{column}") for column, kind in (
         ("gate", Kind.GATE), ("door", Kind.DOOR), ("kind", Kind.DOOR_KIND),
         ("detail", Kind.DETAIL), ("actor", Kind.ACTOR)))
@@ -271,12 +280,14 @@ def _convert(db: Database) -> None:
             row["id"] = seq
         prev = chain.link(prev, table, seq, chain.CONTENT[table](row))
         places[(table, id(row))] = (seq, prev)
-    marks = ", ".join("?" * len(STORED))
+    # The columns as this migration makes them: later ones add to STORED (NULL here).
+    columns = STORED[:STORED.index("link") + 1]
+    marks = ", ".join("?" * len(columns))
     for p in passages:
         place = places.get((chain.Table.PASSAGES, id(p)))
-        db.execute(f"INSERT INTO passage_log ({', '.join(STORED)}) VALUES ({marks})",
+        db.execute(f"INSERT INTO passage_log ({', '.join(columns)}) VALUES ({marks})",
                    encode_passage(book, p, passage_id=p["id"], seq=place and place[0],
-                                  link=place and place[1]))
+                                  link=place and place[1])[:len(columns)])
     for d in doors:
         db.execute("INSERT INTO door_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    encode_door(book, d, link=places[(chain.Table.DOORS, id(d))][1]))
@@ -338,6 +349,17 @@ def _alerts_loop(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX audit_at ON audit (at)")
+
+
+@migrations(name="0004_journal_live_step")
+def _live_step(db: Database) -> None:
+    # The step of the live code a passage was shown with, kept with the passage itself (in its
+    # transaction): the peer message takes it from there, so a code spent while the live-code
+    # ledger could not be written is still told to the other gates. NULL: no live code.
+    db.execute("ALTER TABLE passage_log ADD COLUMN live_step INTEGER")
+    db.execute("ALTER TABLE passage_last ADD COLUMN live_step INTEGER")
+    db.execute("DROP VIEW passages")
+    _create_passages_view(db, live_step=True)
 
 
 def migrate(db: Database) -> None:

@@ -59,12 +59,16 @@ def _chunks(queries: JournalQueries, sql: str) -> Iterator[list[Any]]:
         yield rows
 
 
+_SEQ, _LINK = STORED.index("seq"), STORED.index("link")
+
+
 def _passages(queries: JournalQueries) -> Iterator[Record]:
     sql = (f"SELECT {', '.join(STORED)} FROM passage_log INDEXED BY passage_log_seq "
            "WHERE seq IS NOT NULL ORDER BY seq")
     for raws in _chunks(queries, sql):
         for raw, row in zip(raws, decode_passages(queries.book, raws), strict=True):
-            yield raw[-2], chain.Table.PASSAGES, row["id"], chain.passage_content(row), raw[-1]
+            yield (raw[_SEQ], chain.Table.PASSAGES, row["id"], chain.passage_content(row),
+                   raw[_LINK])
 
 
 def _doors(queries: JournalQueries) -> Iterator[Record]:

@@ -21,6 +21,7 @@ from gate.journal.codec import OUT, YELLOW, Kind, from_us, to_us, utc_text
 from gate.journal.journal import new_event_id
 from gate.journal.queries import quota_need
 from gate.journal.removal import (
+    ALERT_DEPENDENTS,
     Doomed,
     blank_names,
     link_at,
@@ -167,7 +168,8 @@ def wipe_all(journal: Journal) -> WipeReport:
                 gaps.append((seq, link))
         conn.execute("DELETE FROM journal_chain_gaps")
         conn.executemany("INSERT INTO journal_chain_gaps VALUES (?, ?)", gaps)
-        for table in ("passage_log", "passage_last", "door_log", "alerts", "journal_wipes"):
+        for table in ("passage_log", "passage_last", "door_log", *ALERT_DEPENDENTS, "alerts",
+                      "journal_wipes"):
             conn.execute(f"DELETE FROM {table}")
         conn.execute(f"UPDATE journal_names SET name = NULL WHERE kind NOT IN "
                      f"({', '.join(str(int(k)) for k in VOCABULARY)})")

@@ -1,12 +1,19 @@
-"""The live codes the compound has let through: each (pass id, step, direction) opens once.
+"""The live codes the compound has let through: a pass's codes open in one direction only in
+the order of their steps, each once.
+
+The window accepts a code of the step before the gate's clock, so a screenshot of step S is
+still good while the holder's phone shows S+1: once any code of the pass went through in a
+direction, a code of that step or an older one is a copy and is refused there (a retry with
+a newer code, 30 s later, opens).
 
 A table of its own in the gate's database (migration `0001_livepass_live_codes`). The
 checkpoint asks it before deciding and tells it each live code a granted passage used; the
-peer link (sync/peers.py) adds the other gates' uses as their passages arrive, so a screenshot
-that went through the east gate is refused at the west gate too once the west gate heard of it.
-A use matters only while its step can still be shown (the window is one step either side), so
-rows a few steps old are pruned; a restart inside the window keeps them. A use that cannot be
-written (a full disk) is kept in memory and still counts; it is written with the next one.
+peer link (sync/peers.py) adds the other gates' uses as their passages arrive (the step rides
+on the passage itself, gate/journal/rows.py), so a screenshot that went through the east gate
+is refused at the west gate too once the west gate heard of it. A use matters only while its
+step can still be shown (the window is one step either side), so rows a few steps old are
+pruned; a restart inside the window keeps them. A use that cannot be written (a full disk) is
+kept in memory and still counts; it is written with the next one.
 """
 
 from __future__ import annotations
@@ -89,23 +96,6 @@ def record_use(db: Database, use: LiveUse, *, current_step: int | None = None) -
     return cursor.rowcount == 1
 
 
-def step_used(db: Database, *, gate_id: str, pass_id: str | None, direction: str,
-              at: str) -> int | None:
-    """The step of the live code this gate's passage (pass, direction, time) used, if any:
-    what the peer link tells the other gates with the passage."""
-    if not pass_id:
-        return None
-    try:  # no migration here: this runs inside the journal's own write transaction
-        row = db.execute("SELECT step FROM live_codes WHERE pass_id = ? AND direction = ? "
-                         "AND gate_id = ? AND at = ?", [pass_id, direction, gate_id, at]
-                         ).fetchone()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return None  # a gate whose checkpoint never ran: it has used no live code
-        raise
-    return int(row[0]) if row else None
-
-
 class LiveCodeLedger:
     """The checkpoint's view of the used live codes, on a connection of its own."""
 
@@ -130,15 +120,22 @@ class LiveCodeLedger:
     def close(self) -> None:
         self.db.close()
 
-    def used(self, pass_id: str, step: int, direction: str) -> bool:
-        """True when this code has let someone through in this direction, here or at another
-        gate of the compound."""
+    def newest(self, pass_id: str, direction: str) -> int | None:
+        """The newest step of the pass's codes that let someone through in this direction, here
+        or at another gate of the compound (None: none kept)."""
         with self._lock:
-            if (pass_id, step, direction) in self._waiting:
-                return True
-            row = self.db.execute("SELECT 1 FROM live_codes WHERE pass_id = ? AND step = ? "
-                                  "AND direction = ?", [pass_id, step, direction]).fetchone()
-        return row is not None
+            waiting = [use.step for (p, _, d), use in self._waiting.items()
+                       if p == pass_id and d == direction]
+            row = self.db.execute("SELECT max(step) FROM live_codes WHERE pass_id = ? "
+                                  "AND direction = ?", [pass_id, direction]).fetchone()
+        steps = waiting + ([int(row[0])] if row and row[0] is not None else [])
+        return max(steps, default=None)
+
+    def used(self, pass_id: str, step: int, direction: str) -> bool:
+        """True when this code, or a newer one of the same pass, has let someone through in
+        this direction: either way this one is spent (a copy of an older code included)."""
+        newest = self.newest(pass_id, direction)
+        return newest is not None and newest >= step
 
     def use(self, use: LiveUse, current_step: int) -> None:
         """Record a use (before its passage is journaled, so the peer message carries it); old

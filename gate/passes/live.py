@@ -167,12 +167,17 @@ def without_proof(check: PassCheck) -> PassCheck:
                    detail="a holder-bound pass shown without its live proof: a copy of the pass")
 
 
-def replayed(check: PassCheck) -> PassCheck:
-    """The verdict on a live code the compound has already let through in this direction."""
+def replayed(check: PassCheck, newest: int | None = None) -> PassCheck:
+    """The verdict on a live code the compound has already let through in this direction, or
+    one older than a code of the pass that went through (`newest`): a copy either way."""
     step = check.live_step
     when = _at(step) if step is not None else "?"
-    return replace(check, valid=False, reason=PassReason.REPLAYED,
-                   detail=f"the live code of {when} was used already in this direction")
+    if newest is not None and step is not None and newest > step:
+        detail = (f"the live code of {when} is older than one of this pass used already in "
+                  f"this direction ({_at(newest)}): a copy")
+    else:
+        detail = f"the live code of {when} was used already in this direction"
+    return replace(check, valid=False, reason=PassReason.REPLAYED, detail=detail)
 
 
 def holder_key_text(raw: bytes) -> str:

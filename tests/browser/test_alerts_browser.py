@@ -151,3 +151,28 @@ def test_a_red_override_opens_only_with_a_second_accounts_approval(
     assert passage["actor"] == "guard1" and "approved by root" in passage["reason_en"]
     guard.context.close()
     root.context.close()
+
+
+def test_a_hold_open_after_a_red_refusal_waits_for_a_second_account(
+        browser: Any, served: Served) -> None:
+    pin = served.factory.pin(OUT_PIN)
+    red_denial(served.app, "out-cam")
+    guard = logged_in(browser, served, "guard1", PASSWORD, PC)
+    form = guard.locator("form[action='/door/out-cam/open']")
+    form.locator("select[name=reason]").select_option("delivery")
+    form.locator("input[name=minutes]").fill("15")
+    form.locator("button[data-action=hold-open]").click()
+    guard.wait_for_url("**/?msg=msg.approval_needed")
+    assert "需另一账号" in guard.locator(".flash").inner_text()
+    assert pin.state is False
+    root = logged_in(browser, served, "root", ADMIN_PASSWORD, PHONE)
+    root.goto("/alerts")
+    item = root.locator("#approvals li").inner_text()
+    assert "guard1" in item and "常开 15 分钟" in item and "p-301" in item
+    root.click("#approvals button[type=submit]")
+    root.wait_for_url("**/alerts?msg=msg.mode_hold_open")
+    assert pin.state is True
+    door = served.app.controls.door("out-cam")
+    assert door is not None and door.mode.value == "hold_open"
+    guard.context.close()
+    root.context.close()

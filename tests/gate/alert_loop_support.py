@@ -83,7 +83,9 @@ def forged_pass(n: int) -> str:
 
 def build_gate(tmp_path: Path, *, policy: Policy | None = None,
                fold: FoldRules | None = None, escalate_after_s: float = 600.0,
-               audience: str = "street_office") -> Gate:
+               audience: str = "street_office", shared_door: bool = False) -> Gate:
+    """Two readers, each with its door; with `shared_door`, both on the one relay of OUT_PIN
+    (edge/app.py gives readers on one relay pin one Door)."""
     factory = MockFactory()
     clock = ManualClock(NOW)
     db_path = tmp_path / "gridgate.db"
@@ -94,10 +96,10 @@ def build_gate(tmp_path: Path, *, policy: Policy | None = None,
     record = door_event_recorder(keeper)
     readers = {"in-cam": Reader("in-cam", "gate-east", Direction.IN),
                "out-cam": Reader("out-cam", "gate-east", Direction.OUT)}
-    doors = {"in-cam": Door(IN_PIN, open_seconds=5, pin_factory=factory, clock=clock,
-                            on_event=record),
-             "out-cam": Door(OUT_PIN, open_seconds=5, pin_factory=factory, clock=clock,
-                             on_event=record)}
+    out_door = Door(OUT_PIN, open_seconds=5, pin_factory=factory, clock=clock, on_event=record)
+    doors = {"in-cam": out_door if shared_door else Door(
+        IN_PIN, open_seconds=5, pin_factory=factory, clock=clock, on_event=record),
+        "out-cam": out_door}
     registry = Registry(db)
     registry.put_persons([RED, GREEN])
     registry.put_permits([Permit(RED.person_id, Colour.RED), Permit(GREEN.person_id,

@@ -192,3 +192,56 @@ def test_policy_refuses_printed_passes_of_a_colour_and_takes_live_codes(tmp_path
     finally:
         gate.close()
         factory.reset()
+
+
+def test_a_copy_of_an_older_step_is_refused_once_the_holder_used_a_newer_one(
+        gate: Gate) -> None:
+    screenshot = encode_live(BOUND, HOLDER, gate.clock.now())  # step S, sent to a friend
+    gate.clock.advance(STEP_S)
+    fresh = encode_live(BOUND, HOLDER, gate.clock.now())  # step S+1 on the holder's phone
+    assert gate.show(fresh, IN).decision.granted
+    gate.clock.advance(5)  # the copy is 35 s old: still inside the window
+    copy = gate.show(screenshot, IN)
+    assert copy.decision.rule == "pass.replayed" and not copy.released
+    assert gate.factory.pin(17).state is False
+    detail = copy.observation.pass_check.detail  # type: ignore[union-attr]
+    assert "older than one of this pass used already" in detail
+    assert gate.show(screenshot, OUT).decision.granted  # the other direction is its own
+    gate.restart()  # the ledger's table, not memory, refuses it
+    assert gate.show(screenshot, IN).decision.rule == "pass.replayed"
+    gate.clock.advance(STEP_S)  # the holder's next code opens as before
+    assert gate.show(encode_live(BOUND, HOLDER, gate.clock.now()), IN).decision.granted
+
+
+def test_an_older_copy_is_refused_from_memory_while_the_ledger_cannot_be_written(
+        gate: Gate) -> None:
+    gate.ledger.db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full disk
+    screenshot = encode_live(BOUND, HOLDER, NOW)
+    gate.clock.advance(STEP_S)
+    assert gate.show(encode_live(BOUND, HOLDER, gate.clock.now())).decision.granted
+    assert gate.show(screenshot).decision.rule == "pass.replayed"
+    assert gate.ledger.newest("pass-001", "out") == step_of(gate.clock.now())
+
+
+def test_the_passage_keeps_its_live_step_even_when_the_ledger_cannot_be_written(
+        gate: Gate) -> None:
+    from gate.journal.verify import verify
+
+    gate.ledger.db.execute("PRAGMA query_only = ON")  # the ledger's write fails (disk full)
+    code = encode_live(BOUND, HOLDER, NOW)
+    assert gate.show(code).released
+    assert gate.show(code).decision.rule == "pass.replayed"
+    assert gate.show(BOUND).decision.rule == "pass.bad_proof"  # no live code: no step
+    rows = gate.db.execute("SELECT rule, live_step FROM passages ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [("green.out", step_of(NOW)),
+                                        ("pass.replayed", step_of(NOW)), ("pass.bad_proof", None)]
+    assert gate.db.execute("SELECT count(*) FROM live_codes").fetchone()[0] == 0
+    journal = gate.checkpoint.journal
+    assert [r["live_step"] for r in journal.trajectory("p-101")] == [step_of(NOW)] * 2 + [None]
+    assert verify(journal).broken is None
+    # The step is part of what the chain covers: changing it by hand is found.
+    gate.db.execute("UPDATE passage_log SET live_step = live_step - 1 WHERE live_step = ? "
+                    "AND granted = 1", [step_of(NOW)])
+    gate.db.conn.commit()
+    broken = verify(journal).broken
+    assert broken is not None and broken.table == "passages" and "does not match" in broken.what

@@ -120,3 +120,18 @@ def test_a_wipe_holds_back_what_a_rule_needs_and_finishes_later(journal: Journal
     door(journal, later, DoorEventKind.LOCKED)
     record(journal, Y2, OUT, later, colour=Colour.YELLOW, rule=Rule.YELLOW_EXIT)
     assert verify(journal).broken is None
+
+
+def test_alerts_with_a_fold_or_an_escalation_are_pruned_and_wiped(journal: Journal) -> None:
+    # Their count and escalation rows refer to them (a foreign key): they go first.
+    old = [int(a["id"]) for a in journal.alerts(limit=1000)][-2:]
+    journal.db.conn.execute("INSERT INTO alert_folds VALUES (?, 'k', 3, '2026-01-01', "
+                            "'2026-01-01')", [old[0]])
+    journal.db.conn.execute("INSERT INTO alert_escalations VALUES (?, ?, '2026-01-01', "
+                            "'street_office')", [old[1], "e" * 32])
+    journal.db.conn.commit()
+    removed = prune(journal, SHORT, Policy(), now=NOW)
+    assert removed.removed["alerts"] > 0
+    assert journal.db.conn.execute("SELECT count(*) FROM alert_folds").fetchone()[0] == 0
+    assert journal.db.conn.execute("SELECT count(*) FROM alert_escalations").fetchone()[0] == 0
+    assert verify(journal).broken is None

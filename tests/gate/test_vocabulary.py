@@ -141,7 +141,9 @@ def test_the_sweep_reaches_every_rule_and_alert_of_decide() -> None:
 
 
 def test_every_rule_decide_can_name_has_its_texts_and_nothing_else_has() -> None:
-    assert set(REASONS) == set(Rule) - CHECKPOINT_RULES
+    # rules.stale is the checkpoint's, but the person at the gate reads its text too; an
+    # override's text names the guard, so the gate display has words of its own for those.
+    assert set(REASONS) == set(Rule) - CHECKPOINT_RULES | {Rule.RULES_STALE}
     assert all(type(kind) is AlertKind for kind in ALERTS)
 
 

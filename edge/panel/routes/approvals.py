@@ -1,5 +1,6 @@
-"""Two-person overrides: a second account approves a guard's open-once over a red-permit
-refusal (gate/approvals.py); until then the door stays shut. Listed on the alerts page."""
+"""Two-person overrides: a second account approves a guard's open-once or hold-open over a
+red-permit refusal (gate/approvals.py); until then the door stays shut. Listed on the alerts
+page."""
 
 from __future__ import annotations
 
@@ -28,14 +29,17 @@ class ApprovalOut(BaseModel):
     reason: str
     requested_at: str
     expires_at: str
-    person_id: str | None  # whose red-permit refusal it overrides
+    person_id: str | None  # whose red-permit refusal it overrides (the newest)
+    action: str  # open_once or hold_open
+    minutes: float | None  # a hold-open's time limit
 
 
 class ApprovedOut(BaseModel):
     request_id: str
     reader_id: str
-    released: bool
-    passage_event_id: str | None
+    action: str
+    released: bool  # opened once, or held open
+    passage_event_id: str | None  # an open-once's override passage
 
 
 def _out(p: PendingOverride) -> ApprovalOut:
@@ -43,20 +47,22 @@ def _out(p: PendingOverride) -> ApprovalOut:
                        requested_by=p.requested_by, reason=p.reason,
                        requested_at=p.requested_at.isoformat(),
                        expires_at=p.expires_at.isoformat(),
-                       person_id=p.denied_passage.get("person_id"))
+                       person_id=p.denied_passage.get("person_id"), action=p.action,
+                       minutes=None if p.seconds is None else p.seconds / 60)
 
 
 def approve(svc: PanelServices, request_id: str, approver: str,
             address: str | None) -> ApprovedOut:
     """Approve a waiting override; 404 when it is gone, 409 for the account that asked."""
     try:
-        outcome = svc.gate.approvals.approve(request_id, approver=approver, address=address)
+        approved = svc.gate.approvals.approve(request_id, approver=approver, address=address)
     except ApprovalError as exc:
         raise HTTPException(409 if exc.code == "approval_same_account" else 404,
                             f"error.{exc.code}") from None
-    passage = next((e for e in outcome.events if e.kind is EventType.PASSAGE), None)
-    return ApprovedOut(request_id=request_id, reader_id=outcome.observation.reader.reader_id,
-                       released=outcome.released,
+    events = approved.outcome.events if approved.outcome is not None else []
+    passage = next((e for e in events if e.kind is EventType.PASSAGE), None)
+    return ApprovedOut(request_id=request_id, reader_id=approved.request.reader_id,
+                       action=approved.request.action, released=approved.released,
                        passage_event_id=passage.event_id if passage else None)
 
 
@@ -69,13 +75,17 @@ def approvals_api(svc: Services, session: GuardView) -> list[ApprovalOut]:
 @router.post("/approvals/{request_id}/approve")
 def approve_form(request: Request, svc: Services, session: GuardAction,
                  request_id: RequestId) -> Response:
-    """Approve from the alerts page: the door opens once."""
+    """Approve from the alerts page: the door opens once, or is held open."""
     result = approve(svc, request_id, session.user.name, client_address(request))
-    return redirect("/alerts", "msg.opened" if result.released else "msg.not_opened")
+    if not result.released:
+        return redirect("/alerts", "msg.not_opened")
+    return redirect("/alerts", "msg.mode_hold_open" if result.action == "hold_open"
+                    else "msg.opened")
 
 
 @router.post("/api/approvals/{request_id}/approve", response_model=ApprovedOut)
 def approve_api(request: Request, svc: Services, session: GuardAction,
                 request_id: RequestId) -> ApprovedOut:
-    """Approve a waiting override as a second account: the door opens once."""
+    """Approve a waiting override as a second account: the door opens once, or is held
+    open."""
     return approve(svc, request_id, session.user.name, client_address(request))

@@ -21,7 +21,7 @@ from edge.panel.i18n import Translator
 from edge.panel.services import PanelServices
 from edge.panel.views import language_of, redirect, templates
 from gate.approvals import ApprovalError, PendingOverride
-from gate.door import DoorMode
+from gate.door import Door, DoorMode
 from gate.errors import DoorError
 from gate.vocabulary import EventType
 
@@ -62,6 +62,9 @@ class ModeOut(DoorHealth):
 
     snapshot: str | None
     saved: bool = True
+    # A hold-open over a red-permit refusal: the request a second account must approve.
+    approval_request: str | None = None
+    approval_expires_at: str | None = None
 
 
 def reason_text(i18n: Translator, code: str, note: str) -> str:
@@ -114,9 +117,11 @@ def open_once(svc: PanelServices, reader_id: str, actor: str, reason: str,
                        passage_event_id=passage.event_id if passage else None, snapshot=snapshot)
 
 
-def set_mode(svc: PanelServices, reader_id: str, actor: str, change: ModeIn) -> ModeOut:
+def set_mode(svc: PanelServices, reader_id: str, actor: str, change: ModeIn,
+             address: str | None = None) -> ModeOut:
     """Put the reader's door in normal, lockdown or hold-open (which needs minutes); lockdown
-    and hold-open need a reason and are recorded with a snapshot and an override alert."""
+    and hold-open need a reason and are recorded with a snapshot and an override alert. A
+    hold-open over a red-permit refusal waits for a second account (gate/approvals.py)."""
     if svc.gate.controls.door(reader_id) is None:
         raise HTTPException(404, "error.not_found")
     reason = " ".join(change.reason.split())
@@ -129,15 +134,31 @@ def set_mode(svc: PanelServices, reader_id: str, actor: str, change: ModeIn) -> 
             raise HTTPException(400, "error.hold_minutes")
         seconds = change.minutes * 60
     snapshot = evidence(svc, reader_id) if override else None
+    pending = None
+    doors: list[Door] = []
     try:
-        doors = svc.gate.controls.set_mode(change.mode, actor=actor, reason=reason,
-                                           reader_id=reader_id, seconds=seconds,
-                                           snapshot=snapshot)
+        if change.mode is DoorMode.HOLD_OPEN and seconds is not None:
+            held = svc.gate.approvals.hold_open(reader_id, seconds=seconds, actor=actor,
+                                                reason=reason, snapshot=snapshot,
+                                                address=address)
+            pending = held if isinstance(held, PendingOverride) else None
+            doors = held if isinstance(held, list) else []
+        else:
+            doors = svc.gate.controls.set_mode(change.mode, actor=actor, reason=reason,
+                                               reader_id=reader_id, snapshot=snapshot)
     except DoorError as exc:
         raise HTTPException(400, str(exc)) from exc
+    except ApprovalError as exc:
+        raise HTTPException(409, f"error.{exc.code}") from None
     state = next(d for d in door_health(svc) if d.reader_id == reader_id)
+    if pending is None:
+        return ModeOut(**state.model_dump(), snapshot=snapshot,
+                       saved=not svc.gate.controls.unsaved(doors))
+    log.warning("panel: %s asked to hold %s open over a red-permit refusal; waiting for a "
+                "second account (request %s)", actor, reader_id, pending.request_id)
     return ModeOut(**state.model_dump(), snapshot=snapshot,
-                   saved=not svc.gate.controls.unsaved(doors))
+                   approval_request=pending.request_id,
+                   approval_expires_at=pending.expires_at.isoformat())
 
 
 def door_states(request: Request, svc: PanelServices) -> dict[str, str]:
@@ -160,7 +181,7 @@ def open_form(request: Request, svc: Services, session: GuardAction, reader_id: 
 
 
 @router.post("/door/{reader_id}/mode")
-def mode_form(svc: Services, session: GuardAction, reader_id: ReaderId,
+def mode_form(request: Request, svc: Services, session: GuardAction, reader_id: ReaderId,
               mode: Annotated[DoorMode, Form()],
               minutes: Annotated[float | None, Form(gt=0, le=24 * 60)] = None,
               reason: Annotated[str, Form(max_length=32)] = "",
@@ -168,9 +189,11 @@ def mode_form(svc: Services, session: GuardAction, reader_id: ReaderId,
     # Back to normal needs no reason; lockdown and hold-open do (set_mode checks).
     """Lockdown, hold-open or back to normal from the live page."""
     text = "" if not reason and not note.strip() else reason_text(svc.i18n, reason, note)
-    done = set_mode(svc, reader_id, session.user.name,
-                    ModeIn(mode=mode, minutes=minutes, reason=text))
-    return redirect("/", f"msg.mode_{mode.value}" if done.saved else "msg.mode_not_saved")
+    result = set_mode(svc, reader_id, session.user.name,
+                      ModeIn(mode=mode, minutes=minutes, reason=text), client_address(request))
+    if result.approval_request is not None:
+        return redirect("/", "msg.approval_needed")
+    return redirect("/", f"msg.mode_{mode.value}" if result.saved else "msg.mode_not_saved")
 
 
 @router.get("/door/states", response_model=dict[str, str])
@@ -195,7 +218,9 @@ def open_api(request: Request, svc: Services, session: GuardAction, reader_id: R
 
 
 @router.post("/api/doors/{reader_id}/mode", response_model=ModeOut)
-def mode_api(svc: Services, session: GuardAction, reader_id: ReaderId,
+def mode_api(request: Request, svc: Services, session: GuardAction, reader_id: ReaderId,
              body: ModeIn) -> ModeOut:
-    """Change the door's mode; lockdown and hold-open need a reason."""
-    return set_mode(svc, reader_id, session.user.name, body)
+    """Change the door's mode; lockdown and hold-open need a reason. A hold-open over a
+    red-permit refusal answers with the request a second account must approve
+    (`approval_request`) and leaves the door as it was."""
+    return set_mode(svc, reader_id, session.user.name, body, client_address(request))

@@ -9,7 +9,14 @@ from typing import Any
 from gate.audit import audit_records
 from gate.model import AlertSpec, Severity
 from gate.vocabulary import AlertKind, AuditKind
-from tests.edge.panel.conftest import ADMIN_PASSWORD, OUT_PIN, PASSWORD, Panel, red_denial
+from tests.edge.panel.conftest import (
+    ADMIN_PASSWORD,
+    IN_PIN,
+    OUT_PIN,
+    PASSWORD,
+    Panel,
+    red_denial,
+)
 
 FORCED = AlertSpec(AlertKind.DOOR_FORCED, Severity.URGENT, "门被强行打开", "door forced open")
 
@@ -129,3 +136,37 @@ def test_logins_accounts_and_settings_are_audited_with_the_address(panel: Panel)
     assert rows[0]["detail"] == "wrong name or password" and "not it" not in str(rows)
     assert rows[2]["detail"] == "role guard"
     assert rows[5]["detail"].startswith("changed: door.open_seconds; new file sha256 ")
+
+
+def test_a_hold_open_after_a_red_refusal_waits_for_a_second_account(panel: Panel) -> None:
+    pin = panel.factory.pin(OUT_PIN)
+    red_denial(panel.gate, "out-cam")
+    guard = panel.guard()
+    headers = {"X-CSRF-Token": guard.csrf}
+    api = guard.post("/api/doors/out-cam/mode", headers=headers,
+                     json={"mode": "hold_open", "minutes": 15, "reason": "moving day"})
+    assert api.status_code == 200, api.text
+    assert api.json()["approval_request"] and api.json()["mode"] == "normal"
+    assert pin.state is False
+    # The other door of the gate, from the live page's form: the same.
+    form = guard.post("/door/in-cam/mode", data={"mode": "hold_open", "minutes": "5",
+                                                 "reason": "delivery", "csrf_token": guard.csrf})
+    assert form.status_code == 303 and form.headers["location"] == "/?msg=msg.approval_needed"
+    assert panel.factory.pin(IN_PIN).state is False
+    waiting = guard.get("/api/approvals").json()
+    assert [(w["reader_id"], w["action"], w["minutes"]) for w in waiting] == [
+        ("out-cam", "hold_open", 15), ("in-cam", "hold_open", 5)]
+    assert "常开 15 分钟" in guard.get("/alerts").text
+    # Lockdown shuts the door: it asks nobody.
+    locked = guard.post("/api/doors/in-cam/mode", headers=headers,
+                        json={"mode": "lockdown", "reason": "fight at the gate"})
+    assert locked.status_code == 200 and locked.json()["approval_request"] is None
+    admin = panel.admin()
+    done = admin.post(f"/approvals/{waiting[0]['request_id']}/approve",
+                      data={"csrf_token": admin.csrf})
+    assert done.status_code == 303 and done.headers["location"] == "/alerts?msg=msg.mode_hold_open"
+    assert pin.state is True
+    [door] = [d for d in guard.get("/api/doors").json() if d["reader_id"] == "out-cam"]
+    assert door["mode"] == "hold_open"
+    [approved] = audits(panel, AuditKind.OVERRIDE_APPROVED)
+    assert approved["actor"] == "root" and "door held open for 15 min" in approved["detail"]
