@@ -119,9 +119,8 @@ class GateApp:
         parts.callback(self._retrying.set)
         self.registry = Registry(self.db)
         self.doors = self._build_doors(pin_factory)
-        # A lockdown or hold-open set before a restart holds again (its own connection: door
-        # modes change on the panel's and the platform link's threads).
-        # Saves go through the keeper: retried while the disk is full, never lost silently.
+        # A lockdown or hold-open set before a restart holds again (read on a connection of
+        # its own; saved through the keeper: retried while the disk is full, never silently lost).
         modes_db = parts.enter_context(closing(open_database(self.db_path)))
         hold_max = max(settings.panel.hold_open_max_minutes, settings.mqtt.hold_open_max_minutes)
         self.door_modes = DoorModeStore(modes_db, clock=self.clock, keeper=self.keeper,

@@ -27,7 +27,7 @@ from gate.clock import Clock
 log = logging.getLogger(__name__)
 # What may stop the panel from starting, said as one PanelError rather than a traceback.
 _CANNOT_START: tuple[type[Exception], ...] = (OSError, *EXPECTED_ERRORS)
-# Connections and requests in flight at once; beyond, uvicorn answers 503 and closes. Each
+# Connections and requests in flight at once; beyond, a new connection is closed as made. Each
 # request holds at most its body limit (edge/panel/limits.py: 64 KiB before login) plus
 # uvicorn's 64 KiB read buffer, so a flood costs the gate process at most ~13 MB; a handful
 # of guards' browsers use a few connections each. They are judged when made

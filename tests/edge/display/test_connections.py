@@ -75,7 +75,7 @@ def test_a_stranger_is_dropped_before_a_byte_is_read_and_the_kiosk_keeps_its_scr
 
 def test_idle_and_trickling_connections_are_closed_after_the_header_deadline(
         screens: Any) -> None:
-    s = screens(header_timeout_s=1.0)
+    s = screens(header_timeout_s=3.0)
     kept_alive = connect("127.0.0.1", s.port)
     trickle = connect("127.0.0.1", s.port)
     idle = [connect("127.0.0.1", s.port) for _ in range(MAX_CONNECTIONS - 2)]
@@ -89,13 +89,16 @@ def test_idle_and_trickling_connections_are_closed_after_the_header_deadline(
         with pytest.raises(httpx.TransportError):  # every connection is taken, for now
             httpx.get(s.kiosk, timeout=5)
         for part in (b"GET /scr", b"een.json HTTP/1.1\r\n", b"Host: g", b"ate\r\n"):
-            trickle.sendall(part)  # a byte now and then keeps uvicorn's keep-alive timer off
-            time.sleep(0.3)
-        assert closed_by_server(trickle, within=3) is not None, "a trickled head is cut off"
-        assert closed_by_server(kept_alive, within=3) is not None
-        waits = [closed_by_server(sock, within=3) for sock in idle]
+            try:  # a few bytes now and then keep uvicorn's keep-alive timer off
+                trickle.sendall(part)
+            except OSError:
+                break  # cut off already (a slow machine): what is asserted next
+            time.sleep(0.6)
+        assert closed_by_server(trickle, within=5) is not None, "a trickled head is cut off"
+        assert closed_by_server(kept_alive, within=5) is not None
+        waits = [closed_by_server(sock, within=5) for sock in idle]
         print(f"idle sockets closed {time.monotonic() - started:.2f} s after the trickle "
-              f"began (deadline 1 s)")
+              f"began (deadline 3 s)")
         assert all(w is not None for w in waits)
         assert httpx.get(s.kiosk, timeout=5).status_code == 200
     finally:
