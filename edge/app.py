@@ -42,6 +42,7 @@ from gate.passes import Revocations, TrustList, load_or_create_signing_key
 from gate.passes.ledger import LiveCodeLedger
 from gate.registry import Registry
 from gate.rulebook import Rulebook
+from gate.state_lock import StateLock
 from gate.store import database_path, gate_key_path, open_database
 from vision.qr import make_decoder
 from vision.repeat import RepeatFilter
@@ -97,6 +98,8 @@ class GateApp:
         settings, parts = self.settings, self._parts
         state_dir = settings.storage.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
+        # Held while the gate runs: `gridgate restore` refuses to replace the database under it.
+        parts.enter_context(StateLock.take(state_dir, "a running gate (gridgate run)"))
         self.db_path = database_path(state_dir)
         self.db = parts.enter_context(closing(open_database(self.db_path)))
         self.journal = Journal(self.db, gate_id=settings.gate.gate_id, clock=self.clock)
@@ -116,11 +119,14 @@ class GateApp:
         parts.callback(self._retrying.set)
         self.registry = Registry(self.db)
         self.doors = self._build_doors(pin_factory)
-        # A lockdown or hold-open set before a restart holds again (its own connection: door
-        # modes change on the panel's and the platform link's threads).
+        # A lockdown or hold-open set before a restart holds again (read on a connection of
+        # its own; saved through the keeper: retried while the disk is full, never silently lost).
         modes_db = parts.enter_context(closing(open_database(self.db_path)))
-        keep_modes(DoorModeStore(modes_db, clock=self.clock),
-                   list({id(d): d for d in self.doors.values()}.values()))
+        hold_max = max(settings.panel.hold_open_max_minutes, settings.mqtt.hold_open_max_minutes)
+        self.door_modes = DoorModeStore(modes_db, clock=self.clock, keeper=self.keeper,
+                                        synchronised=self.time_synchronised,
+                                        hold_open_max_s=hold_max * 60.0)
+        keep_modes(self.door_modes, list({id(d): d for d in self.doors.values()}.values()))
         # Each reader's lamps (driven off now and when the gate closes) and display board.
         self.answer = parts.enter_context(closing(
             ResidentAnswer(settings, doors=self.doors, pin_factory=pin_factory)))
@@ -141,7 +147,7 @@ class GateApp:
             live_codes=parts.enter_context(closing(LiveCodeLedger.open(self.db_path))))
         self.checkpoint.add_listener(self.answer.outcome, before_record=True)
         self.controls = DoorControls(checkpoint=self.checkpoint, doors=self.doors,
-                                     readers=self.readers)
+                                     readers=self.readers, modes=self.door_modes)
         self._build_watch()
         bindings = self._build_faces() if settings.faces.enabled else {}
         # Closed in reverse: once the readers and the platform link have stopped, the doors

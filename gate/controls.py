@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from gate.checkpoint import Checkpoint, Outcome
 from gate.door import Door, DoorEvent, DoorListener, DoorMode
+from gate.door_modes import DoorModeStore
 from gate.journal.keeper import RecordKeeper
 from gate.model import AlertSpec, Reader, Severity
 from gate.vocabulary import AlertKind, DoorEventKind
@@ -71,11 +72,12 @@ class DoorControls:
     """The doors of one gate as guards and the platform command them."""
 
     def __init__(self, *, checkpoint: Checkpoint, doors: Mapping[str, Door],
-                 readers: Mapping[str, Reader]) -> None:
+                 readers: Mapping[str, Reader], modes: DoorModeStore | None = None) -> None:
         self.checkpoint = checkpoint
         self.keeper = checkpoint.keeper
         self.doors = dict(doors)  # reader id -> its door (readers may share one)
         self.readers = dict(readers)
+        self.modes = modes  # where modes are kept across restarts (None: not kept)
 
     def unique_doors(self) -> list[Door]:
         """Each door once, in the order of the readers."""
@@ -112,6 +114,13 @@ class DoorControls:
             self.keeper.alert(alert, reader_id=reader_id)  # waits if the disk is full
         log.info("%s set %s to %s: %s", actor, target, mode.value, reason)
         return doors
+
+    def unsaved(self, doors: list[Door]) -> list[str]:
+        """The names of these doors whose mode is in force but not yet saved (the database
+        cannot be written: it is retried; lost if the gate restarts before)."""
+        if self.modes is None:
+            return []
+        return [door.name for door in doors if self.modes.waiting(door.name)]
 
     def lock_all(self) -> None:
         """Drive every door locked and release its pins (the gate is stopping)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from gate.clock import Clock
@@ -28,6 +28,15 @@ log = logging.getLogger(__name__)
 
 EARLIEST_YEAR = 2025  # a Pi has no battery clock: before NTP it may think it is 1970
 StaleAction = Literal["alert", "guard"]
+
+
+def clock_doubt(now: datetime, synchronised: bool | None) -> str | None:
+    """Why the wall clock cannot be trusted now, or None (synchronisation unknown: trusted)."""
+    if now.year < EARLIEST_YEAR:
+        return f"it says {now:%Y-%m-%d %H:%M} UTC, which cannot be right"
+    if synchronised is False:
+        return "it is not synchronised"
+    return None
 
 
 @dataclass(frozen=True)

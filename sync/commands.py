@@ -179,6 +179,11 @@ class Commands:
         mode = {Action.LOCKDOWN: DoorMode.LOCKDOWN, Action.HOLD_OPEN: DoorMode.HOLD_OPEN,
                 Action.NORMAL: DoorMode.NORMAL}[c.action]
         doors = controls.set_mode(mode, actor=actor, reason=reason, seconds=c.seconds)
+        unsaved = controls.unsaved(doors)
+        if unsaved:  # in force; the platform must know a restart would lose it
+            return Verdict(True, f"{len(doors)} door(s) now {mode.value}; not saved yet on "
+                           f"{', '.join(unsaved)} (the gate's storage cannot be written): a "
+                           "restart before it is would lose it")
         return Verdict(True, f"{len(doors)} door(s) now {mode.value}")
 
 

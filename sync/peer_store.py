@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -93,3 +94,18 @@ class PeerStore:
                     "connection = excluded.connection, online = excluded.online, "
                     "heard_at = excluded.heard_at", [gate_id, connection, int(online), heard_at])
         return True
+
+
+def renew_epoch(conn: sqlite3.Connection, created_at: str) -> str | None:
+    """Start a new epoch in this database: a restored journal goes on from an older seq, so
+    the seqs it sends next name passages other than the ones its peers hold under the old
+    epoch. The new epoch, or None when the peer link never ran on this database (it makes
+    one when it first does)."""
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                          "AND name = 'compound_epoch'").fetchone()
+    if exists is None:
+        return None
+    epoch = uuid.uuid4().hex  # the same form as the migration's lower(hex(randomblob(16)))
+    with conn:
+        conn.execute("UPDATE compound_epoch SET epoch = ?, created_at = ?", [epoch, created_at])
+    return epoch

@@ -14,7 +14,10 @@ import click
 from edge.cli.output import emit_json, friendly_errors, json_option
 from edge.cli.state import config_option, open_settings
 from gate.errors import GridgateError
+from gate.journal.queries import utc_text
+from gate.state_lock import StateBusy, StateLock
 from gate.store import database_path
+from sync.peer_store import renew_epoch
 
 PAGES_PER_STEP = 256  # between steps the gate's writers get the database back
 
@@ -108,16 +111,37 @@ def backup(file: Path, force: bool, config: Path, as_json: bool) -> None:
 @json_option
 @friendly_errors
 def restore(file: Path, yes: bool, config: Path, as_json: bool) -> None:
-    """Replace the gate's database with the backup FILE. Stop the gate first (sudo systemctl
-    stop gridgate); the current database is kept beside it, so nothing is lost."""
+    """Replace the gate's database with the backup FILE. The gate must be stopped first (sudo
+    systemctl stop gridgate): a running gate is refused. The current database is kept beside
+    it, so nothing is lost; the restored journal starts a new epoch for the other gates."""
     settings = open_settings(config)
     count = check_journal(file)
-    target_path = database_path(settings.storage.state_dir)
-    if not yes:
-        click.confirm(f"replace {target_path} with {file} ({count} passages)? Stop the gate "
-                      "first", abort=True)
-    kept = None
+    state_dir = settings.storage.state_dir
+    target_path = database_path(state_dir)
     target_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Held until the restore is done: no gate starts on a half-restored database either.
+        lock = StateLock.take(state_dir, "gridgate restore")
+    except StateBusy as exc:
+        raise BackupError(f"the gate is running: {exc}; stop it first (sudo systemctl stop "
+                          "gridgate), then restore. Nothing was changed") from None
+    with lock:
+        if not yes:
+            click.confirm(f"replace {target_path} with {file} ({count} passages)?", abort=True)
+        kept, epoch = _replace(file, target_path)
+    result = {"file": str(file), "database": str(target_path), "passages": count,
+              "kept": str(kept) if kept else None, "epoch": epoch}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"restored {file} into {target_path} ({count} passages)"
+                   + (f"; the previous database is kept as {kept}" if kept else ""))
+
+
+def _replace(file: Path, target_path: Path) -> tuple[Path | None, str | None]:
+    """Keep the current database aside, copy the backup over it and give it a new epoch;
+    the copy kept and the new epoch (None: the peer link never ran on it)."""
+    kept = None
     try:
         if target_path.exists():
             kept = target_path.with_name(
@@ -134,15 +158,14 @@ def restore(file: Path, yes: bool, config: Path, as_json: bool) -> None:
         target = sqlite3.connect(target_path, timeout=10.0)
         try:
             copy_database(source, target, f"restoring {file}")
+            # The journal goes on from the backup's last passage: the seqs it sends next were
+            # sent before, naming other passages; peers must hear them as a new history.
+            epoch = renew_epoch(target, utc_text(datetime.now(UTC)))
         finally:
             target.close()
             source.close()
     except sqlite3.Error as exc:
-        raise BackupError(f"cannot restore {file} into {target_path}: {exc}") from None
-    result = {"file": str(file), "database": str(target_path), "passages": count,
-              "kept": str(kept) if kept else None}
-    if as_json:
-        emit_json(result)
-    else:
-        click.echo(f"restored {file} into {target_path} ({count} passages)"
-                   + (f"; the previous database is kept as {kept}" if kept else ""))
+        raise BackupError(f"cannot restore {file} into {target_path}: {exc}"
+                          + (f"; the previous database is kept as {kept}" if kept else "")
+                          ) from None
+    return kept, epoch

@@ -1,12 +1,19 @@
-"""`gridgate export passages|alerts`: the journal for the grid office, as CSV or JSON lines."""
+"""`gridgate export passages|alerts`: the journal for the grid office, as CSV or JSON lines.
+
+The export holds who came and went: a file written with --out is readable by its owner only
+from its first byte (created 0600, never through an existing file; --force replaces it). CSV
+cells that a spreadsheet would take for a formula (=, +, -, @, tab, carriage return first) are
+written with a leading apostrophe, so a name or reason typed at the gate cannot run as one.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,6 +28,7 @@ from gate.journal.queries import utc_text
 from gate.store import database_path
 
 TABLES = {"passages": "passages", "alerts": "alerts"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP: CSV injection
 
 
 class ExportError(GridgateError, ValueError):
@@ -71,6 +79,15 @@ def rows(db_path: Path, table: str, since: datetime, until: datetime | None
     return columns, each()
 
 
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: empty for None, text that would start a formula escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write(out: TextIO, columns: list[str], records: Iterator[tuple[Any, ...]],
           form: str) -> int:
     """Write every record; returns how many."""
@@ -79,13 +96,33 @@ def write(out: TextIO, columns: list[str], records: Iterator[tuple[Any, ...]],
         writer = csv.writer(out)
         writer.writerow(columns)
         for record in records:
-            writer.writerow(["" if v is None else v for v in record])
+            writer.writerow([csv_cell(v) for v in record])
             count += 1
     else:
         for record in records:
             out.write(json.dumps(dict(zip(columns, record, strict=True)), ensure_ascii=False)
                       + "\n")
             count += 1
+    return count
+
+
+def write_private(out: Path, fill: Callable[[TextIO], int]) -> int:
+    """Fill a new file only its owner can read, then put it in place of `out` (the old one
+    stays until the new one is whole); what `fill` returns."""
+    partial = out.with_name(f".{out.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            count = fill(handle)
+        os.replace(partial, out)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out}: {exc.strerror}; nothing was replaced") from None
+    finally:
+        partial.unlink(missing_ok=True)
     return count
 
 
@@ -97,11 +134,12 @@ def write(out: TextIO, columns: list[str], records: Iterator[tuple[Any, ...]],
 @click.option("--format", "form", type=click.Choice(["csv", "jsonl"]), default="csv",
               show_default=True, help="CSV with a header line, or one JSON object per line.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (default: standard output).")
+              help="Write to this file, readable by its owner only (default: standard output).")
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
 @config_option
 @friendly_errors
 def export(what: str, since: str, until: str | None, form: str, out: Path | None,
-           config: Path) -> None:
+           force: bool, config: Path) -> None:
     """Export the journal's passages or alerts between two times, for the grid office.
 
     Every column of the journal, times in UTC (as stored); safe while the gate runs.
@@ -112,12 +150,13 @@ def export(what: str, since: str, until: str | None, form: str, out: Path | None
     end = parse_time(until, zone, "--until") if until else None
     if end is not None and end <= start:
         raise click.BadParameter("--until must come after --since", param_hint="--until")
+    if out is not None and out.exists() and not force:
+        raise ExportError(f"{out} exists; pass --force to replace it")
     columns, records = rows(database_path(settings.storage.state_dir), what, start, end)
     if out is None:
         count = write(sys.stdout, columns, records, form)
     else:
-        with out.open("w", encoding="utf-8", newline="") as handle:
-            count = write(handle, columns, records, form)
+        count = write_private(out, lambda handle: write(handle, columns, records, form))
     click.echo(f"exported {count} {what} from {start:%Y-%m-%d %H:%M %Z}"
                + (f" to {end:%Y-%m-%d %H:%M %Z}" if end else "") + (f" to {out}" if out else ""),
                err=True)

@@ -8,35 +8,11 @@ platform link is configured: the wipe event is the platform's proof of deletion.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from edge.cli.output import emit_json, friendly_errors, json_option
-from edge.cli.state import config_option, open_settings
-from edge.settings import Settings
-
-if TYPE_CHECKING:
-    from gate.journal import Journal
-
-
-def _journal(settings: Settings) -> Journal:
-    """The gate's journal on a connection of this command, with the outbox hooked in."""
-    from gate.clock import SystemClock
-    from gate.journal import Journal
-    from gate.store import database_path, open_database
-
-    journal = Journal(open_database(database_path(settings.storage.state_dir)),
-                      gate_id=settings.gate.gate_id, clock=SystemClock())
-    mqtt = settings.mqtt
-    if mqtt.enabled:
-        from sync.outbox import Outbox
-        from sync.topics import Topics
-
-        topics = Topics(mqtt.prefix, settings.gate.compound_id, settings.gate.gate_id)
-        routes = [w.route for w in mqtt.webhook_targets(settings.policy.timezone)]
-        Outbox(topics, clock=journal.clock, routes=routes).attach(journal)
-    return journal
+from edge.cli.state import config_option, open_journal, open_settings
 
 
 @click.command()
@@ -51,7 +27,7 @@ def prune(dry_run: bool, config: Path, as_json: bool) -> None:
     from edge.records import prune_all
 
     settings = open_settings(config)
-    journal = _journal(settings)
+    journal = open_journal(settings)
     report = prune_all(settings, journal, journal.clock.now(), dry_run=dry_run)
     if as_json:
         emit_json(report)
@@ -94,7 +70,7 @@ def wipe(person: str | None, everything: bool, yes: bool, config: Path, as_json:
     what = "EVERY piece of personal data on this gate" if everything else f"all data of {person}"
     if not yes:
         click.confirm(f"Erase {what}? This cannot be undone", abort=True)
-    journal = _journal(settings)
+    journal = open_journal(settings)
     done = wipe_everything(settings, journal) if everything else wipe_one(
         settings, journal, str(person))
     result = {"scope": "all" if everything else "person", "person_id": person, **done.as_dict()}

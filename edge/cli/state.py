@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from edge.settings import Settings, load_settings
 from gate.journal.queries import JournalQueries
 from gate.store import database_path, open_database, open_reader
+
+if TYPE_CHECKING:
+    from gate.journal import Journal
 
 DEFAULT_CONFIG = Path(os.environ.get("GRIDGATE_CONFIG", "/etc/gridgate/gridgate.toml"))
 
@@ -42,3 +46,22 @@ def queries_of(settings: Settings) -> JournalQueries:
         db.close()
         reader = open_reader(path)
     return JournalQueries(reader)
+
+
+def open_journal(settings: Settings) -> Journal:
+    """The gate's journal on a connection of this command, with the outbox hooked in: what a
+    command records (a wipe, an account change) goes out like the gate's own events."""
+    from gate.clock import SystemClock
+    from gate.journal import Journal
+
+    journal = Journal(open_database(database_path(settings.storage.state_dir)),
+                      gate_id=settings.gate.gate_id, clock=SystemClock())
+    mqtt = settings.mqtt
+    if mqtt.enabled:
+        from sync.outbox import Outbox
+        from sync.topics import Topics
+
+        topics = Topics(mqtt.prefix, settings.gate.compound_id, settings.gate.gate_id)
+        routes = [w.route for w in mqtt.webhook_targets(settings.policy.timezone)]
+        Outbox(topics, clock=journal.clock, routes=routes).attach(journal)
+    return journal

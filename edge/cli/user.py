@@ -1,7 +1,14 @@
-"""`gridgate user ...`: panel accounts (guards and admins) in the gate's database."""
+"""`gridgate user ...`: panel accounts (guards and admins) in the gate's database.
+
+Every change is journaled as an audit record with the actor `cli:<os user>` (the user behind
+sudo when run through it) and goes out as an `audit` event, as the panel's own changes do.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import pwd
 import sys
 from pathlib import Path
 
@@ -9,20 +16,56 @@ import click
 
 from edge.cli.localtime import local_datetime, parse_utc_text
 from edge.cli.output import emit_json, friendly_errors, json_option
-from edge.cli.state import config_option, open_settings
+from edge.cli.state import config_option, open_journal, open_settings
 from edge.panel.db import PanelDatabase
 from edge.panel.errors import UserError
 from edge.panel.users import MIN_PASSWORD, Role, UserStore
+from edge.settings import Settings
+from gate.audit import record_audit
+from gate.errors import GridgateError, JournalError
 from gate.store import database_path
+from gate.vocabulary import AuditKind
+
+log = logging.getLogger(__name__)
 
 password_stdin = click.option(
     "--password-stdin", is_flag=True,
     help="Read the password from the first line of standard input (for scripts).")
 
 
-def _store(config: Path) -> UserStore:
-    settings = open_settings(config)
+class AuditError(GridgateError, RuntimeError):
+    """An account change was made but its audit record could not be journaled."""
+
+
+def _store(settings: Settings) -> UserStore:
     return UserStore(PanelDatabase(database_path(settings.storage.state_dir)))
+
+
+def cli_actor() -> str:
+    """Who runs this command, as audit records name them: cli:<os user>; through sudo, the
+    user who ran sudo (root alone says little)."""
+    uid = os.geteuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without an entry (a container)
+        name = str(uid)
+    sudo_user = os.environ.get("SUDO_USER", "") if uid == 0 else ""
+    return f"cli:{sudo_user}" if sudo_user and sudo_user != name else f"cli:{name}"
+
+
+def _audit(settings: Settings, kind: AuditKind, name: str, detail: str = "") -> None:
+    """Journal the change with its event; AuditError (the change stands) when it cannot be."""
+    actor = cli_actor()
+    log.info("%s: %s %s %s", actor, kind.value, name, detail)
+    journal = open_journal(settings)
+    try:
+        record_audit(journal, kind, actor=actor, target=name, detail=detail)
+    except JournalError as exc:
+        raise AuditError(f"{kind.value.replace('_', ' ')} for {name!r} is done, but its audit "
+                         f"record could not be journaled: {exc}; free storage, then note the "
+                         "change by hand") from None
+    finally:
+        journal.db.close()
 
 
 def _password(from_stdin: bool) -> str:
@@ -50,10 +93,12 @@ def user() -> None:
 @friendly_errors
 def add(name: str, role: str, config: Path, password_stdin: bool, as_json: bool) -> None:
     """Create the account NAME, asking for its password twice (hidden)."""
-    store = _store(config)
+    settings = open_settings(config)
+    store = _store(settings)
     if store.get(name) is not None:
         raise UserError(f"a user named {name!r} already exists")
     created = store.add(name, role, _password(password_stdin))
+    _audit(settings, AuditKind.ACCOUNT_ADDED, created.name, f"role {created.role.value}")
     if as_json:
         emit_json({"name": created.name, "role": created.role.value})
     else:
@@ -66,8 +111,9 @@ def add(name: str, role: str, config: Path, password_stdin: bool, as_json: bool)
 @friendly_errors
 def list_users(config: Path, as_json: bool) -> None:
     """List the panel accounts."""
-    users = _store(config).list()
-    zone = open_settings(config).policy.zone
+    settings = open_settings(config)
+    users = _store(settings).list()
+    zone = settings.policy.zone
     if as_json:
         emit_json({"users": [{"name": u.name, "role": u.role.value, "created_at": u.created_at,
                               "password_changed_at": u.password_changed_at} for u in users]})
@@ -86,10 +132,12 @@ def list_users(config: Path, as_json: bool) -> None:
 @friendly_errors
 def passwd(name: str, config: Path, password_stdin: bool) -> None:
     """Set a new password for NAME; every login of NAME ends at once."""
-    store = _store(config)
+    settings = open_settings(config)
+    store = _store(settings)
     if store.get(name) is None:
         raise UserError(f"no user named {name!r}; `gridgate user list` shows them")
-    store.set_password(name, _password(password_stdin))
+    changed = store.set_password(name, _password(password_stdin))
+    _audit(settings, AuditKind.PASSWORD_SET, changed.name)
     click.echo(f"password of {name} changed; its sessions have ended")
 
 
@@ -100,10 +148,12 @@ def passwd(name: str, config: Path, password_stdin: bool) -> None:
 @friendly_errors
 def remove(name: str, config: Path, yes: bool) -> None:
     """Remove the account NAME and end its sessions (the last admin stays)."""
-    store = _store(config)
+    settings = open_settings(config)
+    store = _store(settings)
     if store.get(name) is None:
         raise UserError(f"no user named {name!r}; `gridgate user list` shows them")
     if not yes:
         click.confirm(f"remove the account {name}?", abort=True)
-    store.remove(name)
+    removed = store.remove(name)
+    _audit(settings, AuditKind.ACCOUNT_REMOVED, removed.name, f"role {removed.role.value}")
     click.echo(f"removed {name}")

@@ -24,6 +24,7 @@ from typing import Protocol
 import uvicorn
 from fastapi import FastAPI
 
+from edge.connection_guard import HEADER_TIMEOUT_S, ConnectionLimits, guarded_protocol
 from edge.display.app import DisplayServices, Site, create_display_app
 from edge.display.board import DisplayBoard
 from edge.display.prompts import default_dir
@@ -33,9 +34,27 @@ from edge.settings import Settings
 from gate.errors import GridgateError
 
 log = logging.getLogger(__name__)
-# Connections at once, over all screens: a kiosk needs two or three (page, stream, preview);
-# beyond, uvicorn answers 503 and closes, so a flood costs the gate little.
+# Connections at once, over all screens: a kiosk needs two or three (page, stream, preview).
+# They are judged when made (edge/connection_guard.py): a client a screen does not admit is
+# dropped before it is read, one address holds at most PER_CLIENT, and LOCAL_RESERVE of them
+# stay for this machine's own kiosk whatever the network does.
 MAX_CONNECTIONS = 32
+PER_CLIENT = 8
+LOCAL_RESERVE = 8
+
+
+def display_limits(sites: Mapping[int, Site], *,
+                   header_timeout_s: float = HEADER_TIMEOUT_S) -> ConnectionLimits:
+    """The displays' connection limits: only the screen's own clients, by the port they came
+    in on (loopback and `allowed_clients`)."""
+
+    def admits(client: str, port: int) -> bool:
+        site = sites.get(port)
+        return site is not None and site.admits(client)
+
+    return ConnectionLimits(total=MAX_CONNECTIONS, per_client=PER_CLIENT,
+                            local_reserve=LOCAL_RESERVE, header_timeout_s=header_timeout_s,
+                            admits=admits)
 
 
 class DisplayError(GridgateError, RuntimeError):
@@ -112,7 +131,8 @@ class DisplayServer:
         self.stop()
 
 
-def start_displays(gate: DisplayGate, *, ready_timeout: float = 15.0) -> DisplayServer | None:
+def start_displays(gate: DisplayGate, *, ready_timeout: float = 15.0,
+                   header_timeout_s: float = HEADER_TIMEOUT_S) -> DisplayServer | None:
     """Serve each configured screen on its own address; None when none is configured.
     DisplayError when an address cannot be listened on."""
     settings = gate.settings.display
@@ -144,9 +164,11 @@ def start_displays(gate: DisplayGate, *, ready_timeout: float = 15.0) -> Display
                     "prompts` (needs espeak-ng)", prompts)
     app = create_display_app(DisplayServices(sites=sites, settings=settings, frames=frames,
                                              prompts_dir=prompts))
+    limits = display_limits(sites, header_timeout_s=header_timeout_s)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=1, server_header=False,
-                            limit_concurrency=MAX_CONNECTIONS)
+                            http=guarded_protocol("display", limits),
+                            limit_concurrency=limits.server_limit)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": socks}, name="display",
                               daemon=True)

@@ -14,6 +14,7 @@ import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 
+from edge.connection_guard import HEADER_TIMEOUT_S, ConnectionLimits, guarded_protocol
 from edge.errors import EXPECTED_ERRORS
 from edge.panel.app import create_app
 from edge.panel.errors import PanelError
@@ -26,11 +27,16 @@ from gate.clock import Clock
 log = logging.getLogger(__name__)
 # What may stop the panel from starting, said as one PanelError rather than a traceback.
 _CANNOT_START: tuple[type[Exception], ...] = (OSError, *EXPECTED_ERRORS)
-# Connections and requests in flight at once; beyond, uvicorn answers 503 and closes. Each
+# Connections and requests in flight at once; beyond, a new connection is closed as made. Each
 # request holds at most its body limit (edge/panel/limits.py: 64 KiB before login) plus
 # uvicorn's 64 KiB read buffer, so a flood costs the gate process at most ~13 MB; a handful
-# of guards' browsers use a few connections each.
+# of guards' browsers use a few connections each. They are judged when made
+# (edge/connection_guard.py): one address holds at most PER_CLIENT, LOCAL_RESERVE stay for this
+# machine's own clients, and a connection that sends no whole request head in time is closed,
+# so idle sockets cannot fill the limit and lock the guards out.
 MAX_CONNECTIONS = 100
+PER_CLIENT = 24
+LOCAL_RESERVE = 10
 
 
 def tls_paths(settings: PanelSettings, state_dir: Path) -> tuple[Path, Path]:
@@ -96,7 +102,8 @@ def start_panel(gate: PanelGate, settings: PanelSettings, *, sync: SyncStatus | 
                 config_path: Path | None = None, clock: Clock | None = None,
                 hasher: PasswordHasher | None = None,
                 announce: Callable[[str], None] = _announce,
-                ready_timeout: float = 15.0) -> PanelServer:
+                ready_timeout: float = 15.0,
+                header_timeout_s: float = HEADER_TIMEOUT_S) -> PanelServer:
     """Serve the panel for `gate` in a background thread; stores a setup token (and says where)
     when no admin exists yet. Raises PanelError when it cannot listen or the certificate is
     unusable."""
@@ -113,9 +120,12 @@ def start_panel(gate: PanelGate, settings: PanelSettings, *, sync: SyncStatus | 
     except _CANNOT_START as exc:  # e.g. the visitor key cannot be written
         sock.close()
         raise PanelError(f"the panel cannot start: {exc}") from exc
+    limits = ConnectionLimits(total=MAX_CONNECTIONS, per_client=PER_CLIENT,
+                              local_reserve=LOCAL_RESERVE, header_timeout_s=header_timeout_s)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=2, server_header=False,
-                            limit_concurrency=MAX_CONNECTIONS, ssl_certfile=cert_file,
+                            http=guarded_protocol("panel", limits),
+                            limit_concurrency=limits.server_limit, ssl_certfile=cert_file,
                             ssl_keyfile=key_file)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="panel",

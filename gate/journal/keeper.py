@@ -124,6 +124,11 @@ class RecordKeeper:
         return self._keep(AlertRecord(spec, reader_id, person_id, household_id, grid_id,
                                       passage_id))
 
+    def keep(self, record: LaterRecord) -> list[JournalEvent]:
+        """Keep a record that writes itself (a door's mode: gate/door_modes.py) in order with
+        the others: written now, or retried while the journal cannot be written."""
+        return self._keep(record)
+
     def retry(self) -> int:
         """Write what waits; how many records still wait."""
         with self._lock:

@@ -21,7 +21,7 @@ from edge.panel.i18n import Translator
 from edge.panel.services import PanelServices
 from edge.panel.views import language_of, redirect, templates
 from gate.approvals import ApprovalError, PendingOverride
-from gate.door import DoorMode
+from gate.door import Door, DoorMode
 from gate.errors import DoorError
 from gate.vocabulary import EventType
 
@@ -57,9 +57,11 @@ class OverrideOut(BaseModel):
 
 
 class ModeOut(DoorHealth):
-    """The door after a mode change, with the snapshot kept as evidence."""
+    """The door after a mode change, with the snapshot kept as evidence; `saved` false: the
+    mode is in force but the database cannot be written yet (a restart would lose it)."""
 
     snapshot: str | None
+    saved: bool = True
     # A hold-open over a red-permit refusal: the request a second account must approve.
     approval_request: str | None = None
     approval_expires_at: str | None = None
@@ -133,22 +135,25 @@ def set_mode(svc: PanelServices, reader_id: str, actor: str, change: ModeIn,
         seconds = change.minutes * 60
     snapshot = evidence(svc, reader_id) if override else None
     pending = None
+    doors: list[Door] = []
     try:
         if change.mode is DoorMode.HOLD_OPEN and seconds is not None:
             held = svc.gate.approvals.hold_open(reader_id, seconds=seconds, actor=actor,
                                                 reason=reason, snapshot=snapshot,
                                                 address=address)
             pending = held if isinstance(held, PendingOverride) else None
+            doors = held if isinstance(held, list) else []
         else:
-            svc.gate.controls.set_mode(change.mode, actor=actor, reason=reason,
-                                       reader_id=reader_id, snapshot=snapshot)
+            doors = svc.gate.controls.set_mode(change.mode, actor=actor, reason=reason,
+                                               reader_id=reader_id, snapshot=snapshot)
     except DoorError as exc:
         raise HTTPException(400, str(exc)) from exc
     except ApprovalError as exc:
         raise HTTPException(409, f"error.{exc.code}") from None
     state = next(d for d in door_health(svc) if d.reader_id == reader_id)
     if pending is None:
-        return ModeOut(**state.model_dump(), snapshot=snapshot)
+        return ModeOut(**state.model_dump(), snapshot=snapshot,
+                       saved=not svc.gate.controls.unsaved(doors))
     log.warning("panel: %s asked to hold %s open over a red-permit refusal; waiting for a "
                 "second account (request %s)", actor, reader_id, pending.request_id)
     return ModeOut(**state.model_dump(), snapshot=snapshot,
@@ -188,7 +193,7 @@ def mode_form(request: Request, svc: Services, session: GuardAction, reader_id: 
                       ModeIn(mode=mode, minutes=minutes, reason=text), client_address(request))
     if result.approval_request is not None:
         return redirect("/", "msg.approval_needed")
-    return redirect("/", f"msg.mode_{mode.value}")
+    return redirect("/", f"msg.mode_{mode.value}" if result.saved else "msg.mode_not_saved")
 
 
 @router.get("/door/states", response_model=dict[str, str])
