@@ -44,6 +44,7 @@ from gate.registry import Registry
 from gate.rulebook import Rulebook
 from gate.state_lock import StateLock
 from gate.store import database_path, gate_key_path, open_database
+from vision.newest import NewestFrame
 from vision.qr import make_decoder
 from vision.repeat import RepeatFilter
 from vision.sources import open_source
@@ -366,7 +367,11 @@ class GateApp:
         try:
             with open_source(rs.camera, width=rs.width, height=rs.height, fps=rs.fps,
                              loop=rs.loop, realtime=realtime) as source:
-                pipeline.run(source, self._stop)
+                if not realtime:  # every frame, in order (tests, replays)
+                    pipeline.run(source, self._stop)
+                else:
+                    with NewestFrame(source, stop=self._stop) as frames:
+                        pipeline.run(frames, self._stop)
             if on_ended is not None and not self._stop.is_set():
                 on_ended(rs.reader_id)
         except Exception as exc:

@@ -1,9 +1,11 @@
 """The checkpoint: verify what a reader saw, look up who it is, decide, then act and record.
 
 Everything with side effects sits here, around the pure `decide`: the door is commanded
-first (a resident should not wait on the disk), then the passage is journaled through the
-record keeper (gate/journal/keeper.py): a write that fails waits and is retried, so a full
-disk delays records but never loses them, and waiting passages still count in decisions.
+first and nothing touches the disk between the decision and the relay (a resident should not
+wait on it); the lamps and the screen hear next; then the door's events and the passage are
+journaled in one transaction through the record keeper (gate/journal/keeper.py): a write that
+fails waits and is retried, so a full disk delays records but never loses them, and waiting
+passages still count in decisions.
 """
 
 from __future__ import annotations
@@ -162,15 +164,17 @@ class Checkpoint:
             decision = decide(observation, person, permit, history, policy, now, door_mode=mode)
             decision = self.rules.fallback(decision)  # a trust list or policy out of date
             released = False
-            if decision.granted:
-                released = door.release(reason=decision.rule) if door else False
-                if not released:  # what was decided is what happened: no passage
-                    decision = not_released(decision)
+            with self.keeper.holding() as door_records:  # written with the passage, after
+                if decision.granted:
+                    released = door.release(reason=decision.rule) if door else False
+                    if not released:  # what was decided is what happened: no passage
+                        decision = not_released(decision)
             acted_at = self.clock.monotonic()
+            self._tell(Outcome(observation, decision, person, released, acted_at), self._first)
             if decision.granted:
                 self._spend(observation)
-            self._tell(Outcome(observation, decision, person, released, acted_at), self._first)
-            events = self._record(observation, decision, person, None)
+            events = self.keeper.passage(observation, decision, person, None,
+                                         before=door_records)
         return self._tell(Outcome(observation, decision, person, released, acted_at, events))
 
     def _once(self, observation: Observation) -> Observation:
@@ -203,10 +207,6 @@ class Checkpoint:
             except Exception:
                 log.exception("outcome listener failed")
         return outcome
-
-    def _record(self, observation: Observation, decision: Decision, person: Person | None,
-                actor: str | None) -> list[JournalEvent]:
-        return self.keeper.passage(observation, decision, person, actor)
 
     def _with_pending(self, history: History, person: Person | None) -> History:
         """The journal's history plus granted passages still waiting to be written (full disk):
@@ -249,7 +249,8 @@ class Checkpoint:
         )
         with self._deciding:
             door = self.doors.get(reader.reader_id)
-            released = door.release(reason="override", actor=actor) if door else False
+            with self.keeper.holding() as door_records:
+                released = door.release(reason="override", actor=actor) if door else False
             if not released:
                 # The audit trail must say the door stayed shut (lockdown, no relay).
                 decision = Decision(
@@ -259,5 +260,6 @@ class Checkpoint:
                     alerts=decision.alerts)
             acted_at = self.clock.monotonic()
             self._tell(Outcome(observation, decision, None, released, acted_at), self._first)
-            events = self._record(observation, decision, None, actor)
+            events = self.keeper.passage(observation, decision, None, actor,
+                                         before=door_records)
         return self._tell(Outcome(observation, decision, None, released, acted_at, events))

@@ -24,3 +24,6 @@ class Observation:
     faces_in_view: int = 0  # how many faces the reader saw at once (companions, tailgating)
     live: bool | None = None  # liveness verdict; None = not checked
     snapshot: str | None = None  # reference to a stored snapshot image
+    # Monotonic seconds when the camera captured the frame it was decided on (None: not from a
+    # camera); the decision does not read it, the gate's latency figures start from it.
+    captured: float | None = None

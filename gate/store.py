@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ if TYPE_CHECKING:  # imported when a database is opened: the CLI's readers start
     from sqlite_utils import Database
 
 DATABASE_NAME = "gridgate.db"
+BUSY_WAIT_S = 10.0  # how long a writer waits for another connection's write to end
 GATE_KEY_NAME = "keys/gate.key"  # the key this gate signs what it tells its peers with
 
 
@@ -31,7 +33,7 @@ def open_database(path: Path | str) -> Database:
         # FULL: a passage acknowledged to the door survives power loss, which a Pi at a gate sees.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_WAIT_S * 1000)}")
     except (sqlite3.Error, OSError) as exc:
         raise JournalError(f"cannot open the database {path}: {exc}") from exc
     from sqlite_utils import Database
@@ -55,13 +57,13 @@ def open_reader(path: Path | str) -> sqlite3.Connection:
 def immediate(db: Database) -> Iterator[Database]:
     """A write transaction that takes the write lock up front, committed or rolled back whole.
 
-    BEGIN IMMEDIATE waits (busy_timeout) for another connection's writer; a deferred
+    BEGIN IMMEDIATE waits (begin_immediate) for another connection's writer; a deferred
     transaction that read before it wrote would instead fail at once with "database is locked"
     whenever another connection committed in between (SQLite cannot upgrade a stale WAL
     snapshot). A COMMIT that fails (a full disk) rolls back too: the connection is never left
     inside a transaction.
     """
-    db.execute("BEGIN IMMEDIATE")
+    begin_immediate(db.conn)
     try:
         yield db
         db.execute("COMMIT")
@@ -69,6 +71,32 @@ def immediate(db: Database) -> Iterator[Database]:
         if db.conn.in_transaction:
             db.conn.rollback()
         raise
+
+
+def begin_immediate(conn: sqlite3.Connection, wait_s: float = BUSY_WAIT_S) -> None:
+    """BEGIN IMMEDIATE, waiting up to `wait_s` for another connection's writer, in Python.
+
+    SQLite's own busy wait sleeps inside the statement holding the connection's mutex, and
+    connections are shared by threads (readers, timers, the panel): a second thread that then
+    touches the connection blocks on that mutex while holding the GIL, the writer it waits for
+    cannot run to its COMMIT, and the whole gate stands still until the wait times out (10 s,
+    seen with peer passages arriving while two readers decided). Here each attempt fails fast,
+    and the pauses between attempts release both the mutex and the GIL.
+    """
+    deadline = time.monotonic() + wait_s
+    pause = 0.0005
+    while True:
+        conn.execute("PRAGMA busy_timeout = 0").fetchall()  # done with: it answers a row
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_WAIT_S * 1000)}").fetchall()
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 def database_path(state_dir: Path | str) -> Path:

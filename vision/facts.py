@@ -9,11 +9,19 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Frame:
-    """One camera image (BGR, uint8, HxWx3) with when it arrived."""
+    """One camera image (BGR, uint8, HxWx3) with when it was captured and when it arrived."""
 
     image: np.ndarray = field(repr=False)
     seq: int
     arrived: float  # monotonic seconds when the frame reached us
+    # Monotonic seconds when the camera captured it (a file played in real time: when it was
+    # due); None when the source cannot tell, and then taken as `arrived`.
+    captured: float | None = None
+
+    @property
+    def captured_at(self) -> float:
+        """When the picture was taken, as well as the source knows (monotonic seconds)."""
+        return self.arrived if self.captured is None else self.captured
 
 
 @dataclass(frozen=True)

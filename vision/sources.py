@@ -42,7 +42,15 @@ class Backoff:
 
 
 class FrameSource:
-    """Iterable of frames; a context manager that releases the camera on exit."""
+    """Iterable of frames; a context manager that releases the camera on exit.
+
+    Every frame is stamped with when it was captured, before any pacing or decoding, so the
+    time a resident waits is measured from the picture and not from when code first saw it.
+    A file played in real time is captured when its frame is due; a live device paces itself,
+    and frames that come sooner than the reader's fps are skipped rather than slept on.
+    """
+
+    paced_by_device = False  # a live camera delivers at its own rate
 
     def __init__(self, *, fps: float, realtime: bool, clock: MonotonicClock) -> None:
         self.fps = fps
@@ -52,20 +60,42 @@ class FrameSource:
         self._next_due: float | None = None
 
     def read(self) -> Frame | None:
-        """The next frame, or None when the source has ended."""
-        image = self._grab()
-        if image is None:
-            return None
-        if self.realtime:
-            self._pace()
-        self._seq += 1
-        return Frame(image=image, seq=self._seq, arrived=self.clock())
+        """The next frame, stamped with its capture time, or None when the source has ended."""
+        while True:
+            due = self._wait_turn() if self.realtime and not self.paced_by_device else None
+            image = self._grab()
+            if image is None:
+                return None
+            captured = due if due is not None else self._capture_time()
+            if self.realtime and self.paced_by_device and not self._take(captured):
+                continue
+            self._seq += 1
+            return Frame(image=image, seq=self._seq, arrived=self.clock(), captured=captured)
 
-    def _pace(self) -> None:
-        now = time.monotonic()
-        if self._next_due is not None and now < self._next_due:
-            time.sleep(self._next_due - now)
-        self._next_due = max(now, self._next_due or now) + 1.0 / self.fps
+    def _wait_turn(self) -> float:
+        """Sleep until the next frame is due; when it is due (its capture time)."""
+        interval = 1.0 / self.fps
+        now = self.clock()
+        due = self._next_due
+        if due is None or due < now - interval:  # more than a frame behind: start again now
+            due = now
+        if due > now:
+            time.sleep(due - now)
+        self._next_due = due + interval
+        return due
+
+    def _take(self, captured: float) -> bool:
+        """Whether a device's frame is kept: frames sooner than the reader's fps are skipped
+        (a quarter interval of slack, so a device at exactly the fps loses none to jitter)."""
+        interval = 1.0 / self.fps
+        if self._next_due is not None and captured < self._next_due - interval / 4:
+            return False
+        self._next_due = captured + interval
+        return True
+
+    def _capture_time(self) -> float:
+        """When the frame just grabbed was captured; sources that know better say so."""
+        return self.clock()
 
     def _grab(self) -> np.ndarray | None:
         raise NotImplementedError
@@ -93,6 +123,7 @@ class CaptureSource(FrameSource):
         super().__init__(fps=fps, realtime=realtime, clock=clock)
         self.spec = spec
         self.live = spec.isdigit() or "://" in spec
+        self.paced_by_device = self.live
         self.width, self.height = width, height
         self.loop = loop and not self.live
         self.backoff = backoff
@@ -111,6 +142,7 @@ class CaptureSource(FrameSource):
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # decide on the newest frame, not a stale one
+            capture.set(cv2.CAP_PROP_FPS, self.fps)
         return capture
 
     def _connect(self, first: bool = False) -> None:
@@ -150,10 +182,25 @@ class CaptureSource(FrameSource):
             self.close()
             self._connect()
 
+    def _capture_time(self) -> float:
+        now = self.clock()
+        if not self.spec.isdigit() or self._capture is None or self.clock is not time.monotonic:
+            return now
+        # V4L2 stamps each buffer on the monotonic clock when the driver filled it: nearer the
+        # exposure than our own clock after the read, by the USB readout and any queueing.
+        return device_stamp(self._capture.get(cv2.CAP_PROP_POS_MSEC), now)
+
     def close(self) -> None:
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+
+
+def device_stamp(position_ms: float, now: float) -> float:
+    """The device's buffer time when it is a plausible monotonic capture time (within the last
+    second), else `now`: drivers that stamp on another clock, or not at all, are not believed."""
+    stamp = position_ms / 1000.0
+    return stamp if now - 1.0 <= stamp <= now else now
 
 
 class FolderSource(FrameSource):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
@@ -15,7 +14,6 @@ from prometheus_client.registry import Collector
 
 from gate.checkpoint import Outcome
 from gate.errors import GridgateError
-from vision.facts import Frame
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -119,24 +117,16 @@ class GateMetrics:
             "From the capture of the frame a decision was taken on to the door commanded.",
             ["reader"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.registry.register(_Levels(app))
-        self._frame = threading.local()  # each reader thread's frame being processed
-        for pipeline in app.pipelines.values():
-            pipeline.add_frame_listener(self._captured)
         app.add_outcome_listener(self.decided)
-
-    def _captured(self, frame: Frame, *_: object) -> None:
-        # Called on the reader's thread before the frame's decisions (edge/reader/pipeline.py).
-        self._frame.arrived = frame.arrived
 
     def decided(self, outcome: Outcome) -> None:
         reader = outcome.observation.reader.reader_id
         decision = outcome.decision
         self.decisions.labels(reader, decision.rule.value,
                               "granted" if decision.granted else "denied").inc()
-        arrived: float | None = getattr(self._frame, "arrived", None)
-        if arrived is not None:  # overrides come from the panel, with no frame
-            self.latency.labels(reader).observe(max(0.0, outcome.acted_at - arrived))
-            self._frame.arrived = None
+        captured = outcome.observation.captured
+        if captured is not None:  # overrides come from the panel, with no frame
+            self.latency.labels(reader).observe(max(0.0, outcome.acted_at - captured))
 
 
 class MetricsServer:

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from edge.reader.binding import Binding, PassOnly
 from gate.checkpoint import Checkpoint, Outcome
@@ -35,6 +35,8 @@ class ReaderStats:
     last_frame_at: float | None = None  # monotonic
     fps: float = 0.0
     decode_seconds: float = 0.0  # QR decoding time of all frames so far (metrics)
+    dropped: int = 0  # frames the camera captured that the reader never took (it was behind)
+    frame_age_s: float = 0.0  # how old the latest frame was when the reader took it
     camera_ok: bool = False
     last_error: str = ""
 
@@ -55,6 +57,8 @@ class ReaderPipeline:
         self._fps_window: list[float] = []
         self._waiting_listeners: list[WaitingListener] = []
         self._waiting = False
+        self._frame: Frame | None = None  # the frame being processed
+        self._last_seq = 0
 
     def add_frame_listener(self, listener: FrameListener) -> Callable[[], None]:
         """Hear every processed frame; returns the function that stops it."""
@@ -67,6 +71,7 @@ class ReaderPipeline:
 
     def process(self, frame: Frame) -> list[Outcome]:
         """Handle one frame; returns the outcomes decided on it."""
+        self._frame = frame
         started = time.perf_counter()
         codes = self.decoder.decode(frame.image)
         self.stats.decode_seconds += time.perf_counter() - started
@@ -113,9 +118,16 @@ class ReaderPipeline:
                 log.exception("reader %s: frame listener failed", self.reader.reader_id)
 
     def _decide(self, observation: Observation) -> Outcome:
+        if observation.captured is None and self._frame is not None:
+            # The picture the decision was made on: how long the resident waited, from it.
+            observation = replace(observation, captured=self._frame.captured_at)
         return self.checkpoint.handle(observation)
 
     def _count_frame(self, frame: Frame) -> None:
+        if self._last_seq and frame.seq > self._last_seq + 1:
+            self.stats.dropped += frame.seq - self._last_seq - 1
+        self._last_seq = frame.seq
+        self.stats.frame_age_s = max(0.0, self.clock.monotonic() - frame.captured_at)
         self.stats.frames += 1
         self.stats.last_frame_at = frame.arrived
         self.stats.camera_ok = True

@@ -1,7 +1,9 @@
 """Records wait, in order, while the journal cannot be written: a full disk delays records and
 never loses them.
 
-Every passage, door event and alert of the gate goes through one keeper. A write first writes
+Every passage, door event and alert of the gate goes through one keeper. The door events of a
+grant are held while the relay moves (`holding`) and written with its passage, in one
+transaction after the door was commanded: the door never waits on the disk. A write first writes
 whatever is waiting, oldest first, then itself; one that fails is kept in memory (up to
 `limit`) and retried with the next write and by `retry()`, which the gate calls every few
 seconds. When a write fails because the disk is full, the keeper frees the disk reserve
@@ -15,7 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter, deque
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from gate.ballast import Ballast, is_disk_full
@@ -32,12 +36,14 @@ LIMIT = 10_000  # records kept in memory (a few MB); beyond it the oldest is dro
 
 @dataclass(frozen=True)
 class PassageRecord:
-    """A decided passage, as the journal will store it."""
+    """A decided passage, as the journal will store it, with the records its door action made
+    (written first, in the same transaction)."""
 
     observation: Observation
     decision: Decision
     person: Person | None
     actor: str | None
+    before: tuple[Record, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,13 +110,33 @@ class RecordKeeper:
         self._lock = threading.Lock()
         self.dropped = 0  # records given up because too many waited (never at close)
         self.folding: Folding | None = None  # repeated alerts become counts (alert_folding)
+        self._held = threading.local()  # records this thread holds for its passage
 
     # -- writing ----------------------------------------------------------------------------
 
+    @contextmanager
+    def holding(self) -> Iterator[list[Record]]:
+        """Records kept on this thread inside are held, not written (the door events of a
+        release): pass them to `passage(before=...)`. Held records of a block that raised
+        are kept as usual."""
+        held: list[Record] = []
+        self._held.records = held
+        try:
+            yield held
+        except BaseException:
+            self._held.records = None
+            for record in held:
+                self._keep(record)
+            raise
+        finally:
+            self._held.records = None
+
     def passage(self, observation: Observation, decision: Decision, person: Person | None,
-                actor: str | None = None) -> list[JournalEvent]:
-        """Record a passage with its alerts; its events, or [] while it waits."""
-        return self._keep(PassageRecord(observation, decision, person, actor))
+                actor: str | None = None, *, before: Sequence[Record] = ()
+                ) -> list[JournalEvent]:
+        """Record a passage with its alerts, after the records `before` and in one transaction
+        with them; the passage's events, or [] while it waits."""
+        return self._keep(PassageRecord(observation, decision, person, actor, tuple(before)))
 
     def door_event(self, door: str, kind: DoorEventKind, detail: str = "",
                    actor: str | None = None) -> None:
@@ -160,6 +186,10 @@ class RecordKeeper:
     # -- inside ---------------------------------------------------------------------------------
 
     def _keep(self, record: Record) -> list[JournalEvent]:
+        held: list[Record] | None = getattr(self._held, "records", None)
+        if held is not None:
+            held.append(record)
+            return []
         with self._lock:
             self._waiting.append(record)
             return self._drain(record)
@@ -199,6 +229,11 @@ class RecordKeeper:
 
     def _write_one(self, record: Record) -> list[JournalEvent]:
         j = self.journal
+        if isinstance(record, PassageRecord) and record.before:
+            with j.batch():  # one transaction: the door's events and the passage, or neither
+                for first in record.before:
+                    self._write_one(first)
+                return self._write_one(replace(record, before=()))
         if isinstance(record, PassageRecord):
             return j.record_passage(record.observation, record.decision, record.person,
                                     actor=record.actor)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from gate.store import immediate, open_database
+from gate.store import begin_immediate, immediate, open_database
 
 
 def test_a_commit_that_fails_leaves_no_open_transaction_and_no_row(tmp_path: Path) -> None:
@@ -70,3 +71,53 @@ def test_two_connections_that_read_before_writing_both_commit(tmp_path: Path) ->
     check = open_database(path)
     assert check.execute("SELECT v FROM counter").fetchone()[0] == 400  # no update lost
     check.close()
+
+
+def test_waiting_for_another_writer_does_not_stall_the_connections_other_threads(
+        tmp_path: Path) -> None:
+    # A writer waiting on a shared connection must leave it usable by the gate's other threads:
+    # SQLite's own busy wait held the connection's mutex, a reader then blocked on it holding
+    # the GIL, and the whole process stood still until the wait timed out.
+    shared = open_database(tmp_path / "gridgate.db")
+    shared.execute("CREATE TABLE t (x INTEGER)")
+    other = open_database(tmp_path / "gridgate.db")
+    held, released = threading.Event(), threading.Event()
+    times: dict[str, float] = {}
+
+    def hold_the_write_lock() -> None:
+        with immediate(other):
+            other.execute("INSERT INTO t VALUES (1)")
+            held.set()
+            time.sleep(2.0)
+            times["released"] = time.monotonic()
+        released.set()
+
+    def write_on_the_shared_connection() -> None:
+        with immediate(shared):
+            shared.execute("INSERT INTO t VALUES (2)")
+        times["written"] = time.monotonic()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    held.wait(5)
+    writer = threading.Thread(target=write_on_the_shared_connection)
+    writer.start()
+    time.sleep(0.2)  # the writer is waiting now
+    assert shared.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    times["read"] = time.monotonic()
+    holder.join(10)
+    writer.join(10)
+    assert times["read"] < times["released"] <= times["written"]
+    assert shared.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+    shared.close()
+    other.close()
+
+
+def test_a_writer_that_waits_too_long_gets_a_clear_error(tmp_path: Path) -> None:
+    first = open_database(tmp_path / "gridgate.db")
+    second = open_database(tmp_path / "gridgate.db")
+    with immediate(first), pytest.raises(sqlite3.OperationalError, match="locked"):
+        begin_immediate(second.conn, wait_s=0.2)
+    assert not second.conn.in_transaction
+    first.close()
+    second.close()

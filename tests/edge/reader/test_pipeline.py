@@ -99,3 +99,15 @@ def test_frame_listeners_hear_each_frame_and_cannot_cost_a_decision(lane: Lane) 
     lane.pipeline.process(card_frame(2, lane.clock.monotonic() + 0.1))
     assert heard == [(1, 1, 0)]  # stopped: hears no more
     assert lane.pipeline.stats.frames == 2
+
+
+def test_a_decision_carries_its_frames_capture_time_and_skipped_frames_are_counted(
+        lane: Lane) -> None:
+    at = lane.clock.monotonic()
+    frame = card_frame(1, at + 0.040)
+    frame = Frame(frame.image, seq=1, arrived=at + 0.040, captured=at)
+    [outcome] = lane.pipeline.process(frame)
+    assert outcome.observation.captured == at  # the picture, not when the reader got it
+    assert lane.pipeline.stats.frame_age_s == pytest.approx(0.0, abs=1e-9)  # manual clock
+    lane.pipeline.process(Frame(frame.image, seq=5, arrived=at + 1, captured=at + 0.9))
+    assert lane.pipeline.stats.dropped == 3  # frames 2-4 were captured and never taken
