@@ -113,7 +113,10 @@ class GateApp:
         # disk reserve is freed to say so, and at stop what could not be written is counted.
         ballast = Ballast(state_dir / BALLAST_NAME)
         ballast.lay()
-        self.keeper = RecordKeeper(self.journal, ballast=ballast)
+        # On a connection of its own: a commit holds its connection for the fsync, and the
+        # decisions' reads (registry, history) on the gate's connection must not wait for it.
+        records_db = parts.enter_context(closing(open_database(self.db_path)))
+        self.keeper = RecordKeeper(self.journal.sibling(records_db), ballast=ballast)
         parts.callback(self.keeper.close)  # after everything that records has stopped
         # Repeated alerts fold into one with a count; refusals that repeat become "probing".
         self.keeper.folding = AlertFolder(self.journal, settings.alerts.fold_rules())

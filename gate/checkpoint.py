@@ -22,7 +22,7 @@ from gate.decide import decide, not_released
 from gate.door import Door
 from gate.events import JournalEvent
 from gate.journal import Journal
-from gate.journal.keeper import RecordKeeper
+from gate.journal.keeper import PassageRecord, RecordKeeper
 from gate.journal.queries import utc_text
 from gate.model import (
     AlertSpec,
@@ -151,12 +151,15 @@ class Checkpoint:
         now = observation.seen_at
         with self._deciding:
             observation = self._once(observation)
+            # What waits first, then the journal: a passage written in between is in both (and
+            # counted once), never in neither.
+            waiting = self.keeper.waiting_passages()
             history = self.journal.history(
                 person_id=person.person_id if person else None,
                 household_id=person.household_id if person else None,
                 gate_id=observation.reader.gate_id, policy=policy, now=now,
             )
-            history = self._with_pending(history, person)
+            history = self._with_pending(history, person, waiting)
             if self.compound is not None:
                 history = replace(history, compound_age_s=self.compound.age_s())
             door = self.doors.get(observation.reader.reader_id)
@@ -173,8 +176,11 @@ class Checkpoint:
             self._tell(Outcome(observation, decision, person, released, acted_at), self._first)
             if decision.granted:
                 self._spend(observation)
-            events = self.keeper.passage(observation, decision, person, None,
-                                         before=door_records)
+            # Queued inside, written outside: the next decision counts this passage at once and
+            # the other readers' doors do not wait for this one's disk write.
+            queued = self.keeper.queue_passage(observation, decision, person, None,
+                                               before=door_records)
+        events = self.keeper.write_queued(queued)
         return self._tell(Outcome(observation, decision, person, released, acted_at, events))
 
     def _once(self, observation: Observation) -> Observation:
@@ -208,14 +214,21 @@ class Checkpoint:
                 log.exception("outcome listener failed")
         return outcome
 
-    def _with_pending(self, history: History, person: Person | None) -> History:
-        """The journal's history plus granted passages still waiting to be written (full disk):
-        quotas, companions and anti-passback must not go blind while the disk is full."""
-        waiting = [PassageRef(r.person.person_id, r.person.household_id,
-                              r.observation.reader.direction, r.observation.seen_at,
-                              r.observation.reader.reader_id, r.decision.colour)
-                   for r in self.keeper.waiting_passages()
-                   if r.decision.granted and r.person is not None]
+    @staticmethod
+    def _with_pending(history: History, person: Person | None,
+                      pending: list[PassageRecord]) -> History:
+        """The journal's history plus granted passages still waiting to be written (being
+        written, or a full disk): quotas, companions and anti-passback must not go blind to
+        them, nor count twice one the journal already holds."""
+        known = {(r.person_id, r.at, r.reader_id) for r in
+                 (*history.household_exits, *history.recent_exits,
+                  *((history.last_passage,) if history.last_passage else ()))}
+        waiting = [ref for ref in (
+            PassageRef(r.person.person_id, r.person.household_id,
+                       r.observation.reader.direction, r.observation.seen_at,
+                       r.observation.reader.reader_id, r.decision.colour)
+            for r in pending if r.decision.granted and r.person is not None)
+            if (ref.person_id, ref.at, ref.reader_id) not in known]
         if not waiting:
             return history
         mine = [r for r in waiting if person is not None and r.person_id == person.person_id]
@@ -260,6 +273,7 @@ class Checkpoint:
                     alerts=decision.alerts)
             acted_at = self.clock.monotonic()
             self._tell(Outcome(observation, decision, None, released, acted_at), self._first)
-            events = self.keeper.passage(observation, decision, None, actor,
-                                         before=door_records)
+            queued = self.keeper.queue_passage(observation, decision, None, actor,
+                                               before=door_records)
+        events = self.keeper.write_queued(queued)
         return self._tell(Outcome(observation, decision, None, released, acted_at, events))

@@ -30,6 +30,7 @@ from edge.display.board import DisplayBoard
 from edge.display.prompts import default_dir
 from edge.panel.frames import LiveFrames
 from edge.panel.gate import PanelReader
+from edge.server_thread import stop_server
 from edge.settings import Settings
 from gate.errors import GridgateError
 
@@ -113,11 +114,7 @@ class DisplayServer:
     def stop(self, timeout: float = 5.0) -> None:
         """End the screens' streams, then the server; waits up to `timeout` seconds."""
         self.services.closing.set()
-        self.server.should_exit = True
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            self.server.force_exit = True
-            self.thread.join(timeout)
+        stop_server(self.server, self.thread, timeout)
         for sock in self._socks:
             sock.close()
         for detach in self._detach:

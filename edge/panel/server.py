@@ -21,6 +21,7 @@ from edge.panel.errors import PanelError
 from edge.panel.gate import PanelGate
 from edge.panel.services import PanelServices, SyncStatus
 from edge.panel.tls import check_pair
+from edge.server_thread import stop_server
 from edge.settings.panel import PanelSettings
 from gate.clock import Clock
 
@@ -84,11 +85,7 @@ class PanelServer:
     def stop(self, timeout: float = 5.0) -> None:
         """End open live streams, then the server; waits up to `timeout` seconds."""
         self.services.hub.close()
-        self.server.should_exit = True
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            self.server.force_exit = True
-            self.thread.join(timeout)
+        stop_server(self.server, self.thread, timeout)
         self._sock.close()
 
     def __enter__(self) -> PanelServer:

@@ -3,13 +3,16 @@ never loses them.
 
 Every passage, door event and alert of the gate goes through one keeper. The door events of a
 grant are held while the relay moves (`holding`) and written with its passage, in one
-transaction after the door was commanded: the door never waits on the disk. A write first writes
-whatever is waiting, oldest first, then itself; one that fails is kept in memory (up to
-`limit`) and retried with the next write and by `retry()`, which the gate calls every few
-seconds. When a write fails because the disk is full, the keeper frees the disk reserve
-(gate/ballast.py) at once and raises one `disk_full` alert, so the records and the alert reach
-the disk while the guards make room. At stop, `close()` writes what it can and says at
-CRITICAL how many records are lost, and of which kinds.
+transaction after the door was commanded: the door never waits on the disk. The checkpoint
+queues a passage while it decides (`queue_passage`: the next decision counts it at once) and
+writes it after (`write_queued`), so one lane's fsync never holds up another lane's door; the
+queue has its own short lock for that. A write first writes whatever is waiting, oldest
+first, then itself; one that fails is kept in memory (up to `limit`) and retried with the next
+write and by `retry()`, which the gate calls every few seconds. When a write fails because
+the disk is full, the keeper frees the disk reserve (gate/ballast.py) at once and raises one
+`disk_full` alert, so the records and the alert reach the disk while the guards make room. At
+stop, `close()` writes what it can and says at CRITICAL how many records are lost, and of
+which kinds.
 """
 
 from __future__ import annotations
@@ -107,7 +110,11 @@ class RecordKeeper:
         self.ballast = ballast
         self.limit = limit
         self._waiting: deque[Record] = deque()
-        self._lock = threading.Lock()
+        # Two locks: decisions read what waits (`waiting_passages`) under the short queue lock,
+        # and never wait for the write lock, which is held while the disk is written.
+        self._queue_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._events: dict[int, list[JournalEvent]] = {}  # queued passages -> their events
         self.dropped = 0  # records given up because too many waited (never at close)
         self.folding: Folding | None = None  # repeated alerts become counts (alert_folding)
         self._held = threading.local()  # records this thread holds for its passage
@@ -138,6 +145,24 @@ class RecordKeeper:
         with them; the passage's events, or [] while it waits."""
         return self._keep(PassageRecord(observation, decision, person, actor, tuple(before)))
 
+    def queue_passage(self, observation: Observation, decision: Decision, person: Person | None,
+                      actor: str | None = None, *, before: Sequence[Record] = ()
+                      ) -> PassageRecord:
+        """Queue a passage (with the records `before`, as `passage`) without writing it: from
+        now on `waiting_passages` shows it, so decisions count it; `write_queued` writes it."""
+        record = PassageRecord(observation, decision, person, actor, tuple(before))
+        with self._queue_lock:
+            self._events[id(record)] = []
+            self._waiting.append(record)
+        return record
+
+    def write_queued(self, record: PassageRecord) -> list[JournalEvent]:
+        """Write what waits, `record` among it; its events, or [] while it waits."""
+        with self._write_lock:
+            self._drain(None)
+            with self._queue_lock:
+                return self._events.pop(id(record), [])
+
     def door_event(self, door: str, kind: DoorEventKind, detail: str = "",
                    actor: str | None = None) -> None:
         """Record a door event (now, or once the journal can be written)."""
@@ -157,7 +182,7 @@ class RecordKeeper:
 
     def retry(self) -> int:
         """Write what waits; how many records still wait."""
-        with self._lock:
+        with self._write_lock:
             self._drain(None)
             return len(self._waiting)
 
@@ -169,8 +194,9 @@ class RecordKeeper:
         return len(self._waiting)
 
     def waiting_passages(self) -> list[PassageRecord]:
-        """Passages not yet written, oldest first (decisions must still count them)."""
-        with self._lock:
+        """Passages not yet written, oldest first (decisions must still count them); one being
+        written may be in the journal already."""
+        with self._queue_lock:
             return [r for r in self._waiting if isinstance(r, PassageRecord)]
 
     def close(self) -> int:
@@ -190,27 +216,33 @@ class RecordKeeper:
         if held is not None:
             held.append(record)
             return []
-        with self._lock:
-            self._waiting.append(record)
+        with self._write_lock:
+            with self._queue_lock:
+                self._waiting.append(record)
             return self._drain(record)
 
     def _drain(self, mine: Record | None) -> list[JournalEvent]:
-        """Write the waiting records in order; the events of `mine` if it was written."""
+        """Write the waiting records in order (holding the write lock); the events of `mine`
+        if it was written."""
         events: list[JournalEvent] = []
         freed = False
         while self._waiting:
-            record = self._waiting[0]
+            record = self._waiting[0]  # only a drain removes from the left
             try:
                 written = self._write(record)
             except JournalError as exc:
                 if not freed and is_disk_full(exc) and self.ballast and self.ballast.release():
                     freed = True  # room for what waits and for saying so
-                    self._waiting.insert(1, _disk_full_alert(self.ballast))
+                    with self._queue_lock:
+                        self._waiting.insert(1, _disk_full_alert(self.ballast))
                     continue
                 log.error("journal not writable, %d records wait: %s", len(self._waiting), exc)
                 self._trim()
                 break
-            self._waiting.popleft()
+            with self._queue_lock:
+                self._waiting.popleft()
+                if id(record) in self._events:
+                    self._events[id(record)] = written
             if record is mine:
                 events = written
         else:
@@ -224,7 +256,8 @@ class RecordKeeper:
         now, later = self.folding.split(record)
         events = self._write_one(now) if now is not None else []
         if later is not None:  # written next, before anything that waits behind it
-            self._waiting.insert(1, later.after(events))
+            with self._queue_lock:
+                self._waiting.insert(1, later.after(events))
         return events
 
     def _write_one(self, record: Record) -> list[JournalEvent]:
@@ -247,7 +280,9 @@ class RecordKeeper:
 
     def _trim(self) -> None:
         while len(self._waiting) > self.limit:
-            dropped = self._waiting.popleft()
+            with self._queue_lock:
+                dropped = self._waiting.popleft()
+                self._events.pop(id(dropped), None)
             self.dropped += 1
             log.critical("journal unwritable too long; dropped a waiting %s",
                          type(dropped).__name__)

@@ -3,6 +3,7 @@ are journaled together, in one transaction, right after (gate/checkpoint.py)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,3 +125,83 @@ def test_an_override_is_journaled_with_its_door_event_after_the_relay(gate: Gate
     assert [k for k, _ in gate.statements].count("COMMIT") == 1
     [(kind, actor)] = gate.db.execute("SELECT kind, actor FROM door_events").fetchall()
     assert (kind, actor) == ("released", "guard-li")
+
+
+def test_a_door_does_not_wait_for_another_lanes_disk_write(tmp_path: Path) -> None:
+    # Two exit lanes; the journal's write lock is held by another connection (a peer link
+    # writing) while lane 1 grants. Lane 2 must move its relay before that write is done, and
+    # must still count lane 1's waiting exit for the household's quota.
+    from gate.model import Colour
+    from gate.store import immediate
+
+    factory = MockFactory()
+    clock = ManualClock(NOW)
+    db = open_database(tmp_path / "gridgate.db")
+    journal = Journal(db, gate_id="gate-east", clock=clock)
+    keeper = RecordKeeper(journal)
+    lanes = [Reader(f"out-{i}", "gate-east", Direction.OUT) for i in (1, 2)]
+    doors = {r.reader_id: Door(pin, open_seconds=5, pin_factory=factory, clock=clock,
+                               on_event=door_event_recorder(keeper))
+             for r, pin in zip(lanes, (23, 24), strict=True)}
+    cp = Checkpoint(compound_id=COMPOUND, registry=Registry(db), journal=journal,
+                    rules=Rulebook(trust=trusting(PLATFORM), policy=Policy(),
+                                   revocations=Revocations()),
+                    doors=doors, clock=clock, keeper=keeper)
+    other = open_database(tmp_path / "gridgate.db")
+    texts = [encode_pass(claims(colour=Colour.YELLOW, person_id=f"p-{i}", pass_id=f"y{i}"),
+                         PLATFORM) for i in (1, 2)]
+    observations = [Observation(reader=lane, method=Method.PASS, seen_at=NOW,
+                                pass_check=cp.check_pass(text, NOW))
+                    for lane, text in zip(lanes, texts, strict=True)]
+    decided = {lane.reader_id: threading.Event() for lane in lanes}
+    heard: dict[str, Outcome] = {}
+
+    def before_record(outcome: Outcome) -> None:
+        heard[outcome.observation.reader.reader_id] = outcome
+        decided[outcome.observation.reader.reader_id].set()
+
+    cp.add_listener(before_record, before_record=True)
+    outcomes: list[Outcome] = []
+    threads = [threading.Thread(target=lambda o=o: outcomes.append(cp.handle(o)))
+               for o in observations]
+    try:
+        with immediate(other):  # the disk is busy: no passage can be written
+            threads[0].start()
+            assert decided["out-1"].wait(5)
+            threads[1].start()
+            assert decided["out-2"].wait(5), "lane 2 waited for lane 1's disk write"
+            assert threads[0].is_alive() and threads[1].is_alive()  # both still writing
+            assert heard["out-1"].decision.rule == "yellow.exit" and factory.pin(23).state
+            assert heard["out-2"].decision.rule == "yellow.household_quota"
+            assert factory.pin(24).state is False
+        for thread in threads:
+            thread.join(15)
+        assert all(o.events for o in outcomes), "both passages written once the disk was free"
+        rules = [r["rule"] for r in journal.recent_passages(5)]
+        assert sorted(rules) == ["yellow.exit", "yellow.household_quota"]
+    finally:
+        for door in doors.values():
+            door.close()
+        other.close()
+        db.close()
+        factory.reset()
+
+
+def test_a_waiting_passage_already_in_the_journal_counts_once() -> None:
+    from datetime import timedelta
+
+    from gate.journal.keeper import PassageRecord
+    from gate.model import Colour, Decision, History, PassageRef, Person
+    from gate.vocabulary import Rule
+
+    person = Person("p-1", "h-1", "grid-7")
+    written = PassageRef("p-1", "h-1", Direction.OUT, NOW, "out-cam", Colour.YELLOW)
+    history = History(last_passage=written, household_exits=(written,), recent_exits=(written,))
+    decision = Decision(granted=True, rule=Rule.YELLOW_EXIT, reason_zh="", reason_en="",
+                        colour=Colour.YELLOW)
+    same = PassageRecord(Observation(OUT, Method.PASS, NOW), decision, person, None)
+    later = PassageRecord(Observation(OUT, Method.PASS, NOW + timedelta(seconds=5)), decision,
+                          person, None)
+    merged = Checkpoint._with_pending(history, person, [same, later])
+    assert [r.at for r in merged.household_exits] == [NOW, NOW + timedelta(seconds=5)]
+    assert merged.last_passage is not None and merged.last_passage.at == later.observation.seen_at

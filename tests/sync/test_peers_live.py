@@ -129,11 +129,11 @@ def test_a_live_code_spent_on_a_full_disk_is_told_to_the_other_gate(
         code = encode_live(bound_pass(now), HOLDER, now)
         # The disk is full: neither the live-code ledger nor the journal can be written.
         a.checkpoint.live_codes.db.execute("PRAGMA query_only = ON")
-        a.db.execute("PRAGMA query_only = ON")
+        a.keeper.journal.db.execute("PRAGMA query_only = ON")  # where records are written
         first = show(a, code, "in-cam", now)
         assert first.released and first.events == []  # the door opened; the record waits
         assert show(a, code, "in-cam", now).decision.rule == "pass.replayed"  # from memory
-        a.db.execute("PRAGMA query_only = OFF")  # room again for the journal only
+        a.keeper.journal.db.execute("PRAGMA query_only = OFF")  # room again for the journal only
         assert a.keeper.retry() == 0
         assert live_steps(a, "gate-a") == [("green.in", step_of(now)),
                                            ("pass.replayed", step_of(now))]

@@ -34,7 +34,7 @@ def test_guard_and_platform_are_told_and_the_lockdown_is_saved_once_it_can_be(
     gate = panel.gate
     guard = panel.guard()
     headers = {"X-CSRF-Token": guard.csrf}
-    gate.db.execute("PRAGMA query_only = ON")  # the journal's connection cannot write
+    gate.keeper.journal.db.execute("PRAGMA query_only = ON")  # the records' connection cannot write
     answer = guard.post("/api/doors/in-cam/mode", headers=headers,
                         json={"mode": "lockdown", "reason": "police"})
     assert answer.status_code == 200, answer.text
@@ -63,7 +63,7 @@ def test_guard_and_platform_are_told_and_the_lockdown_is_saved_once_it_can_be(
     assert "relay17" in verdict.reason and "relay18" in verdict.reason
     assert urgent_overrides(gate) == [], "waiting with the save, not lost"
     # Space again: the gate's retry thread (every few seconds) writes what waits, in order.
-    gate.db.execute("PRAGMA query_only = OFF")
+    gate.keeper.journal.db.execute("PRAGMA query_only = OFF")
     assert gate.keeper.retry() == 0
     assert gate.controls.unsaved(gate.controls.unique_doors()) == []
     assert any("lockdown is not saved" in m for m in urgent_overrides(gate))

@@ -210,8 +210,9 @@ def test_a_decision_the_journal_cannot_record_yet_still_reaches_the_feed(
     with httpx.Client(base_url=server.url) as client:
         login(client, "root", ADMIN_PASSWORD)
         feed = Feed(client)
-        pages = gate.db.execute("PRAGMA page_count").fetchone()[0]
-        gate.db.execute(f"PRAGMA max_page_count = {pages}")  # the disk fills up
+        records = gate.keeper.journal.db  # the connection records are written on
+        pages = records.execute("PRAGMA page_count").fetchone()[0]
+        records.execute(f"PRAGMA max_page_count = {pages}")  # the disk fills up
         for seq in range(1, 100):
             outcome = gate.pipelines["in-cam"].process(pass_frame(gate, tmp_path, seq=seq))[0]
             if not outcome.events:
@@ -221,7 +222,7 @@ def test_a_decision_the_journal_cannot_record_yet_still_reaches_the_feed(
         shown = feed.wait_for("passage", seq)[-1]["html"]
         assert "尚未写入日志" in shown and "p-101" in shown and 'data-event=""' in shown
         key = shown.split('data-key="')[1].split('"')[0]
-        gate.db.execute("PRAGMA max_page_count = 1073741823")  # space again
+        records.execute("PRAGMA max_page_count = 1073741823")  # space again
         gate.pipelines["in-cam"].process(pass_frame(gate, tmp_path, seq=seq + 1))
         assert gate.checkpoint.pending_records == 0
         later = [d["html"] for d in feed.wait_for("passage", seq + 2)[seq:]]
