@@ -50,8 +50,8 @@ KEPT_TABLES = {
     "compound_epoch": "this journal's epoch id",
     "_sqlite_migrations": "schema versions",
     "sqlite_sequence": "SQLite's counters",
-    **dict.fromkeys(("passage_log", "passage_last", "door_log", "alerts", "journal_wipes",
-                     "alert_folds", "alert_escalations"),
+    **dict.fromkeys(("passage_log", "passage_recent", "passage_last", "door_log", "alerts",
+                     "journal_wipes", "alert_folds", "alert_escalations"),
                     "emptied by gate.journal.wipe.wipe_all"),
 }
 

@@ -174,12 +174,14 @@ class Checkpoint:
                         decision = not_released(decision)
             acted_at = self.clock.monotonic()
             self._tell(Outcome(observation, decision, person, released, acted_at), self._first)
-            if decision.granted:
-                self._spend(observation)
-            # Queued inside, written outside: the next decision counts this passage at once and
-            # the other readers' doors do not wait for this one's disk write.
+            spent = self._spend(observation) if decision.granted else False
+            # Queued inside, written outside: the next decision counts this passage (and refuses
+            # a copy of its live code) at once, and the other readers' doors do not wait for
+            # this one's disk writes.
             queued = self.keeper.queue_passage(observation, decision, person, None,
                                                before=door_records)
+        if spent:
+            self.live_codes.write(step_of(observation.seen_at))
         events = self.keeper.write_queued(queued)
         return self._tell(Outcome(observation, decision, person, released, acted_at, events))
 
@@ -196,14 +198,15 @@ class Checkpoint:
             return observation
         return replace(observation, pass_check=replayed(check, newest))
 
-    def _spend(self, observation: Observation) -> None:
+    def _spend(self, observation: Observation) -> bool:
+        """Hold the live code a grant used as spent; True when there was one (to write)."""
         check = observation.pass_check
         if check is None or check.live_step is None or check.claims is None:
-            return
-        self.live_codes.use(LiveUse(check.claims.pass_id, check.live_step,
-                                    observation.reader.direction.value,
-                                    self.journal.gate_id, utc_text(observation.seen_at)),
-                            step_of(observation.seen_at))
+            return False
+        self.live_codes.hold(LiveUse(check.claims.pass_id, check.live_step,
+                                     observation.reader.direction.value,
+                                     self.journal.gate_id, utc_text(observation.seen_at)))
+        return True
 
     def _tell(self, outcome: Outcome, listeners: list[OutcomeListener] | None = None
               ) -> Outcome:

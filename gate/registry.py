@@ -14,6 +14,7 @@ from sqlite_utils.migrations import Migrations
 
 from gate.errors import JournalError
 from gate.model import Colour, Permit, Person, PersonKind
+from gate.store import atomic
 
 migrations = Migrations("gridgate.registry")
 
@@ -138,7 +139,7 @@ class Registry:
              "name": p.name, "kind": p.kind.value, "host_household_id": p.host_household_id}
             for p in persons
         ]
-        with self._lock, self.db.atomic():
+        with self._lock, atomic(self.db):
             self.db.table("persons").upsert_all(rows, pk="person_id")
 
     def put_permits(self, permits: Iterable[Permit]) -> None:
@@ -150,13 +151,13 @@ class Registry:
              "issuer": p.issuer}
             for p in permits
         ]
-        with self._lock, self.db.atomic():
+        with self._lock, atomic(self.db):
             self.db.table("permits").upsert_all(rows, pk="person_id")
 
     def revoke(self, pass_ids: Iterable[str], when: datetime) -> None:
         """Add pass ids to the revocation list."""
         rows = [{"pass_id": pid, "revoked_at": _text(when)} for pid in pass_ids]
-        with self._lock, self.db.atomic():
+        with self._lock, atomic(self.db):
             self.db.table("revoked_passes").upsert_all(rows, pk="pass_id")
 
     # -- households, grids, removals and snapshots (platform documents) ------------------
@@ -173,12 +174,12 @@ class Registry:
 
     def put_households(self, rows: Iterable[dict[str, Any]]) -> None:
         """Insert or replace households ({household_id, grid_id, name})."""
-        with self._lock, self.db.atomic():
+        with self._lock, atomic(self.db):
             self.db.table("households").upsert_all(list(rows), pk="household_id")
 
     def put_grids(self, rows: Iterable[dict[str, Any]]) -> None:
         """Insert or replace grids ({grid_id, name})."""
-        with self._lock, self.db.atomic():
+        with self._lock, atomic(self.db):
             self.db.table("grids").upsert_all(list(rows), pk="grid_id")
 
     def remove(self, table: str, ids: Sequence[str]) -> None:
@@ -188,7 +189,7 @@ class Registry:
                 "permits": "person_id", "revoked_passes": "pass_id"}
         if table not in keys:
             raise ValueError(f"cannot remove from {table}")
-        with self._lock, self.db.atomic():
+        with self._lock, atomic(self.db):
             for start in range(0, len(ids), 500):
                 part = list(ids[start:start + 500])
                 marks = ",".join("?" * len(part))
@@ -201,7 +202,7 @@ class Registry:
         """Empty whole tables before a snapshot refills them (callers hold a transaction)."""
         allowed = {"persons", "households", "grids", "permits", "revoked_passes",
                    "face_encodings"}
-        with self._lock, self.db.atomic():
+        with self._lock, atomic(self.db):
             for table in tables:
                 if table not in allowed:
                     raise ValueError(f"cannot clear {table}")
@@ -209,7 +210,7 @@ class Registry:
 
     def set_face_encodings(self, person_id: str, encodings: Sequence[Sequence[float]]) -> None:
         """Replace a person's face encodings (an empty list removes them)."""
-        with self._lock, self.db.atomic():
+        with self._lock, atomic(self.db):
             self.db.execute("DELETE FROM face_encodings WHERE person_id = ?", [person_id])
             self.db.conn.executemany(
                 "INSERT INTO face_encodings (person_id, idx, encoding) VALUES (?, ?, ?)",
@@ -244,7 +245,7 @@ class Registry:
     def set_version(self, document: str, version: int, *, issued_at: datetime | None,
                     applied_at: datetime, body: str | None = None) -> None:
         """Record the document version now held (in the transaction that applied it)."""
-        with self._lock, self.db.atomic():
+        with self._lock, atomic(self.db):
             self.db.table("versions").upsert({
                 "document": document, "version": version, "issued_at": _text(issued_at),
                 "applied_at": _text(applied_at), "body": body}, pk="document")

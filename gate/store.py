@@ -73,6 +73,18 @@ def immediate(db: Database) -> Iterator[Database]:
         raise
 
 
+@contextmanager
+def atomic(db: Database) -> Iterator[Database]:
+    """sqlite-utils' `db.atomic()`, nested blocks as savepoints, but the outermost begun as
+    `immediate` does: a deferred BEGIN's first write would wait in SQLite's busy handler."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    with immediate(db):
+        yield db
+
+
 def begin_immediate(conn: sqlite3.Connection, wait_s: float = BUSY_WAIT_S) -> None:
     """BEGIN IMMEDIATE, waiting up to `wait_s` for another connection's writer, in Python.
 

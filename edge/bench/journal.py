@@ -43,7 +43,7 @@ from gate.policy import Policy
 from gate.store import database_path, open_database, open_reader
 
 # What bytes_per_passage counts: the passages, their indexes, dictionaries and the chain's own.
-PASSAGE_TABLES = ("passage_log", "passage_log_at", "passage_log_seq",
+PASSAGE_TABLES = ("passage_log", "passage_log_at", "passage_log_seq", "passage_recent",
                   "passage_log_yellow_exits", "passage_log_snapshots", "passage_last",
                   "journal_names", "journal_names_name", "journal_counters", "journal_peer_seq",
                   "journal_notes", "journal_chain_gaps", "journal_wipes")

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from gate.faces import schema
 from gate.faces.errors import EncodingError, GalleryError
+from gate.store import atomic
 from vision.faces.index import ENCODING_LENGTH, EncodingIndex, Match
 
 MAX_ENCODINGS_PER_PERSON = 100
@@ -73,7 +74,7 @@ class FaceGallery:
                 for person_id, encodings in encodings_by_person.items()}
         with self._lock:
             try:
-                with self.db.atomic():
+                with atomic(self.db):
                     for person_id, person_rows in rows.items():
                         self.db.execute("DELETE FROM face_gallery WHERE person_id = ?",
                                         [person_id])
@@ -110,7 +111,7 @@ class FaceGallery:
         """Forget the person's encodings; False when there were none."""
         with self._lock:
             try:
-                with self.db.atomic():
+                with atomic(self.db):
                     cursor = self.db.execute("DELETE FROM face_gallery WHERE person_id = ?",
                                              [person_id])
                     if cursor.rowcount:

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from gate.clock import Clock
 from gate.errors import JournalError
 from gate.events import JournalEvent
-from gate.journal import chain, schema
+from gate.journal import chain, recent, schema
 from gate.journal.acks import acknowledge
 from gate.journal.codec import STORED, encode_door, encode_passage, id_bytes, to_us, us_text
 from gate.journal.queries import JournalQueries, utc_text
@@ -206,6 +206,7 @@ class Journal(JournalQueries):
     def _store_passage(self, values: tuple[Any, ...]) -> None:
         conn = self.db.conn
         conn.execute(_INSERT_PASSAGE, values)
+        recent.keep(conn, values, self._counters, now_us=to_us(self.clock.now()))
         if values[_GRANTED] and values[_PERSON]:  # someone's latest granted passage
             conn.execute(_KEEP_LAST, values)
 

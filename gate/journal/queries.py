@@ -10,6 +10,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from gate.journal import recent
 from gate.journal.codec import (
     STORED,
     Kind,
@@ -39,6 +40,9 @@ _BY_SEQ = _SELECT + " INDEXED BY passage_log_seq"
 _BY_KEYS = (f"WITH k(person, id) AS (VALUES {{}}) SELECT "
             f"{', '.join('p.' + c for c in STORED)} FROM k CROSS JOIN passage_log p "
             f"ON p.person = k.person AND p.id = k.id")
+# Contacts: the passages of others at a gate within a window (from, to, gate, the person).
+_NEAR = " WHERE at >= ? AND at <= ? AND gate = ? AND granted = 1 AND person NOT IN (0, ?)"
+_INDEX_NEAR = "SELECT person, id, at FROM passage_log INDEXED BY passage_log_at"
 _FIRST_OWN = ("SELECT seq, id FROM passage_log INDEXED BY passage_log_seq WHERE seq >= ? "
               "ORDER BY seq LIMIT 1")
 _ORDER = "at + order_lag"  # order_at
@@ -91,9 +95,9 @@ class JournalQueries:
     def readable(conn: sqlite3.Connection) -> bool:
         """True when the database has the journal's current tables (else: migrate first)."""
         found = conn.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name "
-                             "IN ('passage_log', 'door_log', 'journal_names', 'journal_counters')"
-                             ).fetchone()[0]
-        return bool(found == 4)
+                             "IN ('passage_log', 'door_log', 'journal_names', 'journal_counters', "
+                             "'passage_recent')").fetchone()[0]
+        return bool(found == 5)
 
     def _passages(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         return decode_passages(self.book, self.conn.execute(sql, params).fetchall())
@@ -164,8 +168,9 @@ class JournalQueries:
                          gate_id: str | None = None) -> list[dict[str, Any]]:
         """Passages from `start` (inclusive) to `end` (exclusive), oldest first; of one gate of
         the compound or of all."""
-        sql = _BY_TIME + " WHERE at >= ? AND at < ?"
         params: list[Any] = [to_us(start), to_us(end)]
+        sql = (recent.SELECT if self._in_recent(params[0]) else _BY_TIME) + \
+            " WHERE at >= ? AND at < ?"
         if gate_id is not None:
             gate = self._code(Kind.GATE, gate_id)
             if gate is None:
@@ -173,6 +178,11 @@ class JournalQueries:
             sql += " AND gate = ?"
             params.append(gate)
         return self._passages(sql + " ORDER BY at, id", params)
+
+    def _in_recent(self, start_us: int) -> bool:
+        """True when every passage from `start_us` on is in the copy in time order."""
+        covered = recent.covered_from(self.conn)
+        return covered is not None and start_us >= covered
 
     def passage_times(self, start: datetime, end: datetime) -> list[tuple[datetime, str, bool]]:
         """When each passage from `start` to `end` was, its direction and whether it was
@@ -195,31 +205,41 @@ class JournalQueries:
         own = self.conn.execute(
             "SELECT event_id, gate, at FROM passage_log WHERE person = ? AND granted = 1 "
             "AND at >= ? ORDER BY at, id", [person, to_us(since) if since else 0]).fetchall()
-        # First from the time index alone: who, when, and the nearest of the person's passages.
         near: dict[tuple[int, int], tuple[int, bytes, int]] = {}  # (person, id) -> gap, ...
+        raws: dict[tuple[int, int], tuple[Any, ...]] = {}
+        covered = recent.covered_from(self.conn)
         for event_id, gate, at in own:
-            for other, other_id, other_at in self.conn.execute(
-                    "SELECT person, id, at FROM passage_log INDEXED BY passage_log_at WHERE "
-                    "at >= ? AND at <= ? AND gate = ? AND granted = 1 AND person NOT IN (0, ?)",
-                    [at - span, at + span, gate, person]):
+            window = [at - span, at + span, gate, person]
+            if covered is not None and at - span >= covered:  # whole rows, neighbouring pages
+                found = self.conn.execute(recent.SELECT + _NEAR, window).fetchall()
+                raws.update(((raw[0], raw[1]), raw) for raw in found)
+            else:  # who and when from the time index alone; the rows below
+                found = self.conn.execute(_INDEX_NEAR + _NEAR, window).fetchall()
+            for other, other_id, other_at, *_ in found:
                 gap = abs(other_at - at)
                 if near.get((other, other_id), (gap + 1,))[0] > gap:
                     near[(other, other_id)] = (gap, event_id, at)
-        # Then the rows, in the table's order: each contact's recent passages share a page.
-        keys = sorted(near)
-        found = []
+        # The older rows in the table's order: each contact's passages share a page.
+        keys = sorted(key for key in near if key not in raws)
         for start in range(0, len(keys), 400):
             part = keys[start:start + 400]
-            raws = self.conn.execute(_BY_KEYS.format(", ".join("(?, ?)" for _ in part)),
-                                     [v for key in part for v in key]).fetchall()
-            for raw, row in zip(raws, decode_passages(self.book, raws), strict=True):
-                gap, event_id, at = near[(raw[0], raw[1])]  # (person, id)
-                found.append({**row, "gap_s": round(gap / 1e6, 3),
-                              "near_event_id": event_id.hex(), "near_at": us_text(at)})
-        return sorted(found, key=lambda r: (r["at"], r["id"]))
+            raws.update(((raw[0], raw[1]), raw) for raw in self.conn.execute(
+                _BY_KEYS.format(", ".join("(?, ?)" for _ in part)),
+                [v for key in part for v in key]))
+        ordered = sorted(near, key=lambda key: (raws[key][2], key[1]))  # (at, id)
+        found_rows = []
+        for key, row in zip(ordered, decode_passages(self.book, [raws[k] for k in ordered]),
+                            strict=True):
+            gap, event_id, at = near[key]
+            found_rows.append({**row, "gap_s": round(gap / 1e6, 3),
+                               "near_event_id": event_id.hex(), "near_at": us_text(at)})
+        return found_rows
 
     def recent_passages(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest passages at every gate, newest first."""
+        newest = self._passages(recent.SELECT + " ORDER BY at DESC, id DESC LIMIT ?", [limit])
+        if len(newest) == limit:  # else older ones may be left out of the copy
+            return newest
         return self._passages(_BY_TIME + " ORDER BY at DESC, id DESC LIMIT ?", [limit])
 
     def own_passages(self, *, after_id: int | None = None, since: datetime | None = None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate.events import JournalEvent
-from gate.journal import chain
+from gate.journal import chain, recent
 from gate.journal.codec import to_us
 from gate.journal.journal import Journal, new_event_id
 from gate.journal.queries import utc_text
@@ -77,6 +77,7 @@ def remove(journal: Journal, pick: Callable[[sqlite3.Connection], Doomed], *, ac
                          [(seq - 1,) for seq in chained])
         conn.executemany("INSERT OR REPLACE INTO journal_chain_gaps VALUES (?, ?)", gaps)
         keys = [(person, pid) for person, pid, _, _ in doomed.passages]
+        recent.forget(conn, keys)
         conn.executemany("DELETE FROM passage_log WHERE person = ? AND id = ?", keys)
         conn.executemany("DELETE FROM passage_last WHERE person = ? AND id = ?", keys)
         conn.executemany("DELETE FROM door_log WHERE seq = ?", [(s,) for s, _ in doomed.doors])

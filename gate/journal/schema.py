@@ -13,7 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from gate.journal import chain
+from gate.journal import chain, recent
 from gate.journal.codec import (
     STORED,
     Kind,
@@ -360,6 +360,13 @@ def _live_step(db: Database) -> None:
     db.execute("ALTER TABLE passage_last ADD COLUMN live_step INTEGER")
     db.execute("DROP VIEW passages")
     _create_passages_view(db, live_step=True)
+
+
+@migrations(name="0005_journal_recent_in_time_order")
+def _recent_in_time_order(db: Database) -> None:
+    # The last month once more, clustered by time, for questions about a span of time
+    # (gate/journal/recent.py).
+    recent.create(db.conn, _PASSAGE_COLUMNS + ",\n    live_step INTEGER")
 
 
 def migrate(db: Database) -> None:

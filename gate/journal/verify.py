@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gate.journal import chain
+from gate.journal import chain, recent
 from gate.journal.codec import STORED, decode_doors, decode_passages
 from gate.journal.queries import JournalQueries
 
@@ -164,4 +164,9 @@ def verify(queries: JournalQueries, *, at: int | None = None) -> Verdict:
             if missing > verdict.removed else
             f"prunes and wipes removed {verdict.removed - missing} records that are still "
             "there, or the notes were changed"))
+    elif differing := recent.differences(conn):
+        # Contacts and time spans read the copy: it must say what the chained rows say.
+        verdict.broken = Break("passage_recent", None, None, (
+            f"{differing} of the recent passages in time order differ from the chained "
+            "passages (changed by hand?)"))
     return verdict

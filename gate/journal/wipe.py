@@ -168,8 +168,8 @@ def wipe_all(journal: Journal) -> WipeReport:
                 gaps.append((seq, link))
         conn.execute("DELETE FROM journal_chain_gaps")
         conn.executemany("INSERT INTO journal_chain_gaps VALUES (?, ?)", gaps)
-        for table in ("passage_log", "passage_last", "door_log", *ALERT_DEPENDENTS, "alerts",
-                      "journal_wipes"):
+        for table in ("passage_log", "passage_recent", "passage_last", "door_log",
+                      *ALERT_DEPENDENTS, "alerts", "journal_wipes"):
             conn.execute(f"DELETE FROM {table}")
         conn.execute(f"UPDATE journal_names SET name = NULL WHERE kind NOT IN "
                      f"({', '.join(str(int(k)) for k in VOCABULARY)})")

@@ -7,7 +7,9 @@ direction, a code of that step or an older one is a copy and is refused there (a
 a newer code, 30 s later, opens).
 
 A table of its own in the gate's database (migration `0001_livepass_live_codes`). The
-checkpoint asks it before deciding and tells it each live code a granted passage used; the
+checkpoint asks it before deciding and tells it each live code a granted passage used: held in
+memory inside the decision, so the next decision at any lane refuses a copy at once, and written
+right after it, outside, so no lane waits for another's fsync; the
 peer link (sync/peers.py) adds the other gates' uses as their passages arrive (the step rides
 on the passage itself, gate/journal/rows.py), so a screenshot that went through the east gate
 is refused at the west gate too once the west gate heard of it. A use matters only while its
@@ -29,7 +31,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from gate.errors import JournalError
-from gate.store import immediate, open_database
+from gate.store import immediate, open_database, open_reader
 
 log = logging.getLogger(__name__)
 
@@ -89,26 +91,34 @@ def record_use(db: Database, use: LiveUse, *, current_step: int | None = None) -
         return False
     migrate(db)
     with immediate(db):
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO live_codes (pass_id, step, direction, gate_id, at) "
-            "VALUES (?, ?, ?, ?, ?)", [use.pass_id, use.step, use.direction, use.gate_id,
-                                       use.at])
+        return _insert(db, use)
+
+
+def _insert(db: Database, use: LiveUse) -> bool:
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO live_codes (pass_id, step, direction, gate_id, at) "
+        "VALUES (?, ?, ?, ?, ?)", [use.pass_id, use.step, use.direction, use.gate_id, use.at])
     return cursor.rowcount == 1
 
 
 class LiveCodeLedger:
-    """The checkpoint's view of the used live codes, on a connection of its own."""
+    """The checkpoint's view of the used live codes, on connections of its own: one writes,
+    the other reads, so a decision that asks never waits for a write's fsync (WAL)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, reader: sqlite3.Connection | None = None) -> None:
         self.db = db
         migrate(db)
-        self._lock = threading.Lock()
+        self._reader = reader if reader is not None else db.conn
+        self._lock = threading.Lock()  # the uses held in memory
+        self._writing = threading.Lock()
         self._waiting: dict[tuple[str, int, str], LiveUse] = {}  # not yet written
 
     @classmethod
     def open(cls, path: Path | str) -> LiveCodeLedger:
-        """A ledger on its own connection to the gate's database file."""
-        return cls(open_database(path))
+        """A ledger on connections of its own to the gate's database file."""
+        db = open_database(path)
+        migrate(db)
+        return cls(db, open_reader(path))
 
     @classmethod
     def beside(cls, db: Database) -> LiveCodeLedger:
@@ -118,6 +128,8 @@ class LiveCodeLedger:
         return cls.open(path) if path else cls(Database(memory=True))
 
     def close(self) -> None:
+        if self._reader is not self.db.conn:
+            self._reader.close()
         self.db.close()
 
     def newest(self, pass_id: str, direction: str) -> int | None:
@@ -126,8 +138,8 @@ class LiveCodeLedger:
         with self._lock:
             waiting = [use.step for (p, _, d), use in self._waiting.items()
                        if p == pass_id and d == direction]
-            row = self.db.execute("SELECT max(step) FROM live_codes WHERE pass_id = ? "
-                                  "AND direction = ?", [pass_id, direction]).fetchone()
+            row = self._reader.execute("SELECT max(step) FROM live_codes WHERE pass_id = ? "
+                                       "AND direction = ?", [pass_id, direction]).fetchone()
         steps = waiting + ([int(row[0])] if row and row[0] is not None else [])
         return max(steps, default=None)
 
@@ -137,20 +149,36 @@ class LiveCodeLedger:
         newest = self.newest(pass_id, direction)
         return newest is not None and newest >= step
 
-    def use(self, use: LiveUse, current_step: int) -> None:
-        """Record a use (before its passage is journaled, so the peer message carries it); old
-        rows are pruned on the way."""
+    def hold(self, use: LiveUse) -> None:
+        """Count a use at once, in memory (the next decision refuses a copy); `write` keeps it."""
         with self._lock:
             self._waiting[(use.pass_id, use.step, use.direction)] = use
+
+    def write(self, current_step: int) -> None:
+        """Write the uses held, and prune old rows, in one transaction. A use leaves memory only
+        once written; one that cannot be (a full disk) stays and still counts."""
+        with self._writing:
+            with self._lock:
+                held = dict(self._waiting)
             try:
-                for key, waiting in list(self._waiting.items()):
-                    record_use(self.db, waiting)
-                    del self._waiting[key]
                 with immediate(self.db):
+                    for use in held.values():
+                        _insert(self.db, use)
                     self.db.execute("DELETE FROM live_codes WHERE step < ?",
                                     [current_step - KEEP_STEPS])
             except (sqlite3.Error, JournalError) as exc:
-                log.error("live-code ledger not writable, %d uses wait in memory: %s",
-                          len(self._waiting), exc)
-                while len(self._waiting) > MAX_WAITING:
-                    self._waiting.pop(next(iter(self._waiting)))
+                with self._lock:
+                    log.error("live-code ledger not writable, %d uses wait in memory: %s",
+                              len(self._waiting), exc)
+                    while len(self._waiting) > MAX_WAITING:
+                        self._waiting.pop(next(iter(self._waiting)))
+                return
+            with self._lock:
+                for key, use in held.items():
+                    if self._waiting.get(key) is use:
+                        del self._waiting[key]
+
+    def use(self, use: LiveUse, current_step: int) -> None:
+        """Record a use: held, then written."""
+        self.hold(use)
+        self.write(current_step)

@@ -155,5 +155,8 @@ def _relink(path: Path) -> None:
         prev = chain.link(prev, table, seq, content)
         db.execute(f"UPDATE {tables[table]} SET link = ? WHERE seq = ?", [prev, seq])
     db.execute("UPDATE journal_counters SET value = ? WHERE name = 'chain_link'", [prev])
+    # ...and copies the passages into their time-ordered copy, which verify compares too.
+    db.execute("DELETE FROM passage_recent")
+    db.execute("INSERT INTO passage_recent SELECT * FROM passage_log")
     db.conn.commit()
     db.close()

@@ -4,6 +4,8 @@ policy says per colour whether a printed pass still opens and whether it needs t
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +26,7 @@ from gate.passes.live import STEP_S, encode_live, public_raw, step_of
 from gate.policy import Policy, StaticPassRules
 from gate.registry import Registry
 from gate.rulebook import Rulebook
-from gate.store import open_database
+from gate.store import immediate, open_database
 from tests.gate.passes_support import COMPOUND, NOW, PLATFORM, claims, trusting
 
 IN = Reader("in-cam", "gate-east", Direction.IN)
@@ -245,3 +247,48 @@ def test_the_passage_keeps_its_live_step_even_when_the_ledger_cannot_be_written(
     gate.db.conn.commit()
     broken = verify(journal).broken
     assert broken is not None and broken.table == "passages" and "does not match" in broken.what
+
+
+def test_a_lane_never_waits_for_another_lanes_ledger_write(gate: Gate) -> None:
+    """A live code is held as spent inside the decision and written after it: while another
+    connection holds the write lock, a copy of the code at a second exit lane is refused at
+    once, not after the first lane's write; and the use is written when the lock is free."""
+    second = Reader("out-cam-2", "gate-east", Direction.OUT)
+    decided: dict[str, str] = {}
+    gate.checkpoint.add_listener(
+        lambda o: decided.setdefault(o.observation.reader.reader_id, o.decision.rule),
+        before_record=True)
+    other = open_database(gate.path)
+    held, free = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with immediate(other):
+            held.set()
+            free.wait(10)
+
+    def until(reader_id: str) -> bool:
+        deadline = time.monotonic() + 3
+        while reader_id not in decided and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return reader_id in decided
+
+    code = encode_live(BOUND, HOLDER, NOW)
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    assert held.wait(5)
+    lanes = [threading.Thread(target=gate.show, args=(code, reader)) for reader in (OUT, second)]
+    try:
+        lanes[0].start()
+        assert until("out-cam") and decided["out-cam"] == "green.out"
+        lanes[1].start()
+        assert until("out-cam-2"), "the second lane waited for the first lane's disk write"
+        assert decided["out-cam-2"] == "pass.replayed"
+        assert not free.is_set() and lanes[0].is_alive()  # its writes still wait
+    finally:
+        free.set()
+        holder.join(10)
+        for lane in lanes:
+            lane.join(15)
+        other.close()
+    gate.restart()  # written: a restart still refuses the copy
+    assert gate.show(code).decision.rule == "pass.replayed"

@@ -8,7 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
+from gate.model import Person
+from gate.registry import Registry
 from gate.store import begin_immediate, immediate, open_database
 
 
@@ -73,13 +76,22 @@ def test_two_connections_that_read_before_writing_both_commit(tmp_path: Path) ->
     check.close()
 
 
+def _registry_write(db: Database) -> None:
+    # A platform document applied while another connection writes (sqlite-utils' upsert).
+    Registry(db).put_persons([Person("p-1", "h-1")])
+    db.execute("INSERT INTO t VALUES (2)")
+
+
+@pytest.mark.parametrize("write", ["immediate", "registry"])
 def test_waiting_for_another_writer_does_not_stall_the_connections_other_threads(
-        tmp_path: Path) -> None:
+        tmp_path: Path, write: str) -> None:
     # A writer waiting on a shared connection must leave it usable by the gate's other threads:
     # SQLite's own busy wait held the connection's mutex, a reader then blocked on it holding
     # the GIL, and the whole process stood still until the wait timed out.
     shared = open_database(tmp_path / "gridgate.db")
     shared.execute("CREATE TABLE t (x INTEGER)")
+    if write == "registry":
+        Registry(shared)  # its tables, before the other connection takes the lock
     other = open_database(tmp_path / "gridgate.db")
     held, released = threading.Event(), threading.Event()
     times: dict[str, float] = {}
@@ -93,8 +105,11 @@ def test_waiting_for_another_writer_does_not_stall_the_connections_other_threads
         released.set()
 
     def write_on_the_shared_connection() -> None:
-        with immediate(shared):
-            shared.execute("INSERT INTO t VALUES (2)")
+        if write == "registry":
+            _registry_write(shared)
+        else:
+            with immediate(shared):
+                shared.execute("INSERT INTO t VALUES (2)")
         times["written"] = time.monotonic()
 
     holder = threading.Thread(target=hold_the_write_lock)
