@@ -9,10 +9,11 @@ time, so those questions read a few neighbouring pages. It costs about 2 % of th
 ten million passages over three years (31 of 1,096 days); a gate that keeps only the default 30
 days keeps each passage twice, about 25 MB at 9,000 passages a day.
 
-It is written in each passage's own transaction, trimmed at most once an hour (one short delete
-of the oldest rows), and loses a passage whenever `passage_log` does (retention, wipes).
-`recent_from` only grows: every passage from it on is in the copy, which is all a query needs
-to know to use it. `journal verify` checks the copy still equals `passage_log`.
+It is written in each passage's own transaction, trimmed at most once an hour (one short
+delete of the oldest rows, at most TRIM_ROWS), and loses a passage whenever `passage_log` does
+(retention, wipes). `recent_from` only grows: every passage from it on is in the copy, which is
+all a query needs to know to use it. `journal verify` checks the copy still equals
+`passage_log`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ RECENT = timedelta(days=31)
 COUNTER = "recent_from"
 _RECENT_US = RECENT // timedelta(microseconds=1)
 _TRIM_STEP_US = 3600 * 10**6
+TRIM_ROWS = 2000
 _AT = STORED.index("at")
 _COLUMNS = ", ".join(STORED)
 _INSERT = f"INSERT INTO passage_recent ({_COLUMNS}) VALUES ({', '.join('?' * len(STORED))})"
@@ -56,8 +58,13 @@ def keep(conn: sqlite3.Connection, values: tuple[Any, ...], counters: MutableMap
     journal's for it), first trimming what has grown older than RECENT."""
     start = now_us - _RECENT_US
     if start >= counters[COUNTER] + _TRIM_STEP_US:
-        conn.execute("DELETE FROM passage_recent WHERE at < ?", [start])
-        counters[COUNTER] = start
+        # At most TRIM_ROWS a passage: after days switched off, the first passages trim the
+        # backlog a bit each instead of one of them holding the write lock for all of it.
+        row = conn.execute("SELECT at FROM passage_recent WHERE at < ? ORDER BY at LIMIT 1 "
+                           "OFFSET ?", [start, TRIM_ROWS - 1]).fetchone()
+        upto = start if row is None else int(row[0]) + 1
+        conn.execute("DELETE FROM passage_recent WHERE at < ?", [upto])
+        counters[COUNTER] = upto
     if values[_AT] >= counters[COUNTER]:
         conn.execute(_INSERT, values)
 

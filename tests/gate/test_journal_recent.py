@@ -162,3 +162,23 @@ def test_a_journal_from_before_the_copy_gets_it_filled(journal: Journal) -> None
                             ManualClock(T0 + timedelta(days=DAYS)))
     record(reopened, PEOPLE[0], IN, T0 + timedelta(days=DAYS))
     assert verify(reopened).broken is None
+
+
+def test_after_days_switched_off_the_backlog_is_trimmed_a_bit_a_passage(
+        journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recent, "TRIM_ROWS", 10)
+    conn = journal.db.conn
+    back = T0 + timedelta(days=DAYS + 10)  # ten days off: ten days of the copy to trim
+    held, start = copy_rows(journal), recent.covered_from(conn)
+    record(journal, PEOPLE[0], IN, back)
+    assert copy_rows(journal) == held - 10 + 1
+    assert recent.covered_from(conn) > start  # type: ignore[operator]
+    assert recent.differences(conn) == 0
+    for minute in range(1, 20):
+        record(journal, PEOPLE[1], IN if minute % 2 else OUT, back + timedelta(minutes=minute))
+        assert recent.differences(conn) == 0
+    caught_up = recent.covered_from(conn)  # at the passage that trimmed the last of it
+    assert to_us(back - recent.RECENT) < caught_up <= to_us(  # type: ignore[operator]
+        back + timedelta(minutes=19) - recent.RECENT)
+    assert conn.execute("SELECT min(at) FROM passage_recent").fetchone()[0] >= caught_up
+    assert verify(journal).broken is None
