@@ -169,18 +169,22 @@ class JournalQueries:
         """Passages from `start` (inclusive) to `end` (exclusive), oldest first; of one gate of
         the compound or of all."""
         params: list[Any] = [to_us(start), to_us(end)]
-        sql = (recent.SELECT if self._in_recent(params[0]) else _BY_TIME) + \
-            " WHERE at >= ? AND at < ?"
+        where = " WHERE at >= ? AND at < ?"
         if gate_id is not None:
             gate = self._code(Kind.GATE, gate_id)
             if gate is None:
                 return []
-            sql += " AND gate = ?"
+            where += " AND gate = ?"
             params.append(gate)
-        return self._passages(sql + " ORDER BY at, id", params)
+        if self._covered(params[0]):
+            rows = self._passages(recent.SELECT + where + " ORDER BY at, id", params)
+            if self._covered(params[0]):  # else a trim committed in between: read the log
+                return rows
+        return self._passages(_BY_TIME + where + " ORDER BY at, id", params)
 
-    def _in_recent(self, start_us: int) -> bool:
-        """True when every passage from `start_us` on is in the copy in time order."""
+    def _covered(self, start_us: int) -> bool:
+        """True when every passage from `start_us` on is in the copy in time order. Asked
+        again after reading the copy: a trim commits its delete and its counter together."""
         covered = recent.covered_from(self.conn)
         return covered is not None and start_us >= covered
 
@@ -205,20 +209,10 @@ class JournalQueries:
         own = self.conn.execute(
             "SELECT event_id, gate, at FROM passage_log WHERE person = ? AND granted = 1 "
             "AND at >= ? ORDER BY at, id", [person, to_us(since) if since else 0]).fetchall()
-        near: dict[tuple[int, int], tuple[int, bytes, int]] = {}  # (person, id) -> gap, ...
-        raws: dict[tuple[int, int], tuple[Any, ...]] = {}
         covered = recent.covered_from(self.conn)
-        for event_id, gate, at in own:
-            window = [at - span, at + span, gate, person]
-            if covered is not None and at - span >= covered:  # whole rows, neighbouring pages
-                found = self.conn.execute(recent.SELECT + _NEAR, window).fetchall()
-                raws.update(((raw[0], raw[1]), raw) for raw in found)
-            else:  # who and when from the time index alone; the rows below
-                found = self.conn.execute(_INDEX_NEAR + _NEAR, window).fetchall()
-            for other, other_id, other_at, *_ in found:
-                gap = abs(other_at - at)
-                if near.get((other, other_id), (gap + 1,))[0] > gap:
-                    near[(other, other_id)] = (gap, event_id, at)
+        near, raws, oldest = self._near(own, span, person, covered)
+        if oldest is not None and not self._covered(oldest):  # a trim committed in between
+            near, raws, _ = self._near(own, span, person, None)
         # The older rows in the table's order: each contact's passages share a page.
         keys = sorted(key for key in near if key not in raws)
         for start in range(0, len(keys), 400):
@@ -226,7 +220,9 @@ class JournalQueries:
             raws.update(((raw[0], raw[1]), raw) for raw in self.conn.execute(
                 _BY_KEYS.format(", ".join("(?, ?)" for _ in part)),
                 [v for key in part for v in key]))
-        ordered = sorted(near, key=lambda key: (raws[key][2], key[1]))  # (at, id)
+        # A row gone since the time index named it (a prune, a wipe) is left out.
+        ordered = sorted((key for key in near if key in raws),
+                         key=lambda key: (raws[key][2], key[1]))  # (at, id)
         found_rows = []
         for key, row in zip(ordered, decode_passages(self.book, [raws[k] for k in ordered]),
                             strict=True):
@@ -234,6 +230,29 @@ class JournalQueries:
             found_rows.append({**row, "gap_s": round(gap / 1e6, 3),
                                "near_event_id": event_id.hex(), "near_at": us_text(at)})
         return found_rows
+
+    def _near(self, own: list[tuple[bytes, int, int]], span: int, person: int,
+              covered: int | None) -> tuple[dict[tuple[int, int], tuple[int, bytes, int]],
+                                           dict[tuple[int, int], tuple[Any, ...]], int | None]:
+        """Contacts' passages near each of `own` (event id, gate, at): (person, id) -> the
+        smallest gap, the nearest own passage's event id and time; the whole rows read from
+        the copy (from `covered` on); the earliest window start read from it."""
+        near: dict[tuple[int, int], tuple[int, bytes, int]] = {}
+        raws: dict[tuple[int, int], tuple[Any, ...]] = {}
+        oldest = None
+        for event_id, gate, at in own:
+            window = [at - span, at + span, gate, person]
+            if covered is not None and at - span >= covered:  # whole rows, neighbouring pages
+                found = self.conn.execute(recent.SELECT + _NEAR, window).fetchall()
+                raws.update(((raw[0], raw[1]), raw) for raw in found)
+                oldest = at - span if oldest is None else min(oldest, at - span)
+            else:  # who and when from the time index alone; the rows after
+                found = self.conn.execute(_INDEX_NEAR + _NEAR, window).fetchall()
+            for other, other_id, other_at, *_ in found:
+                gap = abs(other_at - at)
+                if near.get((other, other_id), (gap + 1,))[0] > gap:
+                    near[(other, other_id)] = (gap, event_id, at)
+        return near, raws, oldest
 
     def recent_passages(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest passages at every gate, newest first."""
