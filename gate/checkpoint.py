@@ -223,26 +223,26 @@ class Checkpoint:
         """The journal's history plus granted passages still waiting to be written (being
         written, or a full disk): quotas, companions and anti-passback must not go blind to
         them, nor count twice one the journal already holds."""
-        known = {(r.person_id, r.at, r.reader_id) for r in
-                 (*history.household_exits, *history.recent_exits,
-                  *((history.last_passage,) if history.last_passage else ()))}
-        waiting = [ref for ref in (
-            PassageRef(r.person.person_id, r.person.household_id,
-                       r.observation.reader.direction, r.observation.seen_at,
-                       r.observation.reader.reader_id, r.decision.colour)
-            for r in pending if r.decision.granted and r.person is not None)
-            if (ref.person_id, ref.at, ref.reader_id) not in known]
+        waiting = [PassageRef(r.person.person_id, r.person.household_id,
+                              r.observation.reader.direction, r.observation.seen_at,
+                              r.observation.reader.reader_id, r.decision.colour)
+                   for r in pending if r.decision.granted and r.person is not None]
         if not waiting:
             return history
         mine = [r for r in waiting if person is not None and r.person_id == person.person_id]
         household = [r for r in waiting if person is not None and person.household_id
                      and r.household_id == person.household_id and r.direction is Direction.OUT]
         recent = [r for r in waiting if r.direction is Direction.OUT]  # all at this gate
+        last = history.last_passage
+        if mine and (last is None or mine[-1].at >= last.at):
+            last = mine[-1]
         return replace(
             history,
-            last_passage=mine[-1] if mine else history.last_passage,
-            household_exits=history.household_exits + tuple(household),
-            recent_exits=history.recent_exits + tuple(recent),
+            last_passage=last,
+            # Each list on its own: the journal's queries ran one after another, and a passage
+            # committed between them is in the later ones only.
+            household_exits=_joined(history.household_exits, household),
+            recent_exits=_joined(history.recent_exits, recent),
         )
 
     @property
@@ -280,3 +280,9 @@ class Checkpoint:
                                                before=door_records)
         events = self.keeper.write_queued(queued)
         return self._tell(Outcome(observation, decision, None, released, acted_at, events))
+
+
+def _joined(held: tuple[PassageRef, ...], waiting: list[PassageRef]) -> tuple[PassageRef, ...]:
+    """`held` and the waiting passages it does not hold yet (by person, time and reader)."""
+    keys = {(r.person_id, r.at, r.reader_id) for r in held}
+    return held + tuple(r for r in waiting if (r.person_id, r.at, r.reader_id) not in keys)

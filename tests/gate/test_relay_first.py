@@ -205,3 +205,24 @@ def test_a_waiting_passage_already_in_the_journal_counts_once() -> None:
     merged = Checkpoint._with_pending(history, person, [same, later])
     assert [r.at for r in merged.household_exits] == [NOW, NOW + timedelta(seconds=5)]
     assert merged.last_passage is not None and merged.last_passage.at == later.observation.seen_at
+    assert [r.at for r in merged.recent_exits] == [NOW, NOW + timedelta(seconds=5)]
+
+
+def test_a_passage_committed_between_the_history_queries_counts_in_each_list() -> None:
+    """The journal's history is several queries: lane 1's passage, still waiting when lane 2
+    looked, can commit after the household's exits were read and before this gate's recent
+    exits were. It must still count in the household's quota (it did not: lane 2 was refused
+    for companions instead of the quota, one run in many of the two-lane test)."""
+    from gate.journal.keeper import PassageRecord
+    from gate.model import Colour, Decision, History, PassageRef, Person
+    from gate.vocabulary import Rule
+
+    first, second = Person("p-1", "h-1", "grid-7"), Person("p-2", "h-1", "grid-7")
+    committed = PassageRef("p-1", "h-1", Direction.OUT, NOW, "out-cam", Colour.YELLOW)
+    history = History(last_passage=None, household_exits=(), recent_exits=(committed,))
+    decision = Decision(granted=True, rule=Rule.YELLOW_EXIT, reason_zh="", reason_en="",
+                        colour=Colour.YELLOW)
+    waiting = PassageRecord(Observation(OUT, Method.PASS, NOW), decision, first, None)
+    merged = Checkpoint._with_pending(history, second, [waiting])
+    assert merged.household_exits == (committed,)
+    assert merged.recent_exits == (committed,)  # and counted once there
