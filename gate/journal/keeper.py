@@ -124,7 +124,7 @@ class RecordKeeper:
     @contextmanager
     def holding(self) -> Iterator[list[Record]]:
         """Records kept on this thread inside are held, not written (the door events of a
-        release): pass them to `passage(before=...)`. Held records of a block that raised
+        release): pass them to `queue_passage(before=...)`. Held records of a block that raised
         are kept as usual."""
         held: list[Record] = []
         self._held.records = held
@@ -139,17 +139,16 @@ class RecordKeeper:
             self._held.records = None
 
     def passage(self, observation: Observation, decision: Decision, person: Person | None,
-                actor: str | None = None, *, before: Sequence[Record] = ()
-                ) -> list[JournalEvent]:
-        """Record a passage with its alerts, after the records `before` and in one transaction
-        with them; the passage's events, or [] while it waits."""
-        return self._keep(PassageRecord(observation, decision, person, actor, tuple(before)))
+                actor: str | None = None) -> list[JournalEvent]:
+        """Record a passage with its alerts; its events, or [] while it waits."""
+        return self._keep(PassageRecord(observation, decision, person, actor))
 
     def queue_passage(self, observation: Observation, decision: Decision, person: Person | None,
                       actor: str | None = None, *, before: Sequence[Record] = ()
                       ) -> PassageRecord:
-        """Queue a passage (with the records `before`, as `passage`) without writing it: from
-        now on `waiting_passages` shows it, so decisions count it; `write_queued` writes it."""
+        """Queue a passage, to be written after the records `before` in one transaction with
+        them: from now on `waiting_passages` shows it, so decisions count it; `write_queued`
+        writes it."""
         record = PassageRecord(observation, decision, person, actor, tuple(before))
         with self._queue_lock:
             self._events[id(record)] = []

@@ -116,9 +116,7 @@ class LiveCodeLedger:
     @classmethod
     def open(cls, path: Path | str) -> LiveCodeLedger:
         """A ledger on connections of its own to the gate's database file."""
-        db = open_database(path)
-        migrate(db)
-        return cls(db, open_reader(path))
+        return cls(open_database(path), open_reader(path))
 
     @classmethod
     def beside(cls, db: Database) -> LiveCodeLedger:
@@ -177,8 +175,3 @@ class LiveCodeLedger:
                 for key, use in held.items():
                     if self._waiting.get(key) is use:
                         del self._waiting[key]
-
-    def use(self, use: LiveUse, current_step: int) -> None:
-        """Record a use: held, then written."""
-        self.hold(use)
-        self.write(current_step)

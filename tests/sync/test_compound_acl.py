@@ -14,6 +14,7 @@ from edge.settings import Settings
 from gate.model import Colour
 from gate.vocabulary import Rule
 from tests.fixtures.broker import ConfiguredBroker, free_port
+from tests.sync.bridge_support import PREFIX, ROOT, Site, compound_broker, make_site, puback_reason
 from tests.sync.peer_gate import (
     alerts_of,
     holds,
@@ -24,7 +25,6 @@ from tests.sync.peer_gate import (
     scan,
 )
 from tests.sync.support import wait_until
-from tests.sync.test_bridge import PREFIX, ROOT, Site, compound_broker, make_site, puback_reason
 
 pytestmark = pytest.mark.broker
 GATES = ("gate-a", "gate-b", "gate-c")
